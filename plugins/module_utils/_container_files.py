@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The files of a container under /etc/netns/NAME/: hosts, resolv.conf and environment.
+
+`ip netns exec NAME` bind-mounts each of them over its namesake in /etc, systemd units and other
+runtimes read them by path. All are rendered from the registry, so links never go stale.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+
+from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils._registry import write_file_atomic
+
+DEFAULT_ETC_DIR = '/etc/netns'
+HOST_RESOLV_CONF = '/etc/resolv.conf'
+# A Docker container's default hosts lines (see the oracle).
+DEFAULT_HOSTS = (
+    '127.0.0.1\tlocalhost\n'
+    '::1\tlocalhost ip6-localhost ip6-loopback\n'
+    'fe00::0\tip6-localnet\n'
+    'ff00::0\tip6-mcastprefix\n'
+    'ff02::1\tip6-allnodes\n'
+    'ff02::2\tip6-allrouters\n'
+)
+FILES = ('hosts', 'resolv.conf', 'environment')
+MODES = {'hosts': 0o644, 'resolv.conf': 0o644, 'environment': 0o600}
+
+
+def render_hosts(state, name):
+    container = state['containers'][name]
+    lines = [DEFAULT_HOSTS]
+    for entry in container.get('extra_hosts') or []:
+        lines.append('%s\t%s\n' % (entry['ip'], entry['host']))
+    for link in links.links_of(state, name):
+        resolved = links.resolve(state, link)
+        if resolved:
+            lines.append(resolved['hosts_line'] + '\n')
+    if container['networks']:
+        lines.append('%s\t%s\n' % (container['networks'][0]['ip'], container['hostname']))
+    return ''.join(lines)
+
+
+def render_resolv_conf(container, host_resolv):
+    """Explicit dns settings win; otherwise the host's file without loopback resolvers,
+    which a container namespace cannot reach (Docker filters them the same way)."""
+    if container.get('dns') or container.get('dns_search') or container.get('dns_options'):
+        out = ['nameserver %s\n' % ns for ns in container.get('dns') or []]
+        if container.get('dns_search'):
+            out.append('search %s\n' % ' '.join(container['dns_search']))
+        if container.get('dns_options'):
+            out.append('options %s\n' % ' '.join(container['dns_options']))
+        return ''.join(out)
+    out = []
+    for line in host_resolv.splitlines():
+        words = line.split()
+        if words[:1] == ['nameserver'] and len(words) > 1 and (
+                words[1].startswith('127.') or words[1] == '::1'):
+            continue
+        out.append(line + '\n')
+    return ''.join(out)
+
+
+def quote_env_value(value):
+    """Double quotes with \\ " $ ` escaped: read the same by systemd's EnvironmentFile= and by
+    container-exec, so spaces, empty values, '=', quotes and '$' survive unchanged."""
+    escaped = ''.join('\\' + c if c in '\\"$`' else c for c in value)
+    return '"%s"' % escaped.replace('\n', '\\n')
+
+
+def container_env(state, name):
+    """Link variables first, then the container's own: its own win on a clash (as Docker)."""
+    env = {}
+    for link in links.links_of(state, name):
+        resolved = links.resolve(state, link)
+        if resolved:
+            env.update(resolved['env'])
+    env.update(state['containers'][name].get('env') or {})
+    return env
+
+
+def render_environment(state, name):
+    env = container_env(state, name)
+    return ''.join('%s=%s\n' % (k, quote_env_value(v)) for k, v in sorted(env.items()))
+
+
+def parse_environment(text):
+    """The inverse of render_environment, for container-exec and tests."""
+    env = {}
+    for line in text.splitlines():
+        if not line or line.startswith('#') or '=' not in line:
+            continue
+        key, raw = line.split('=', 1)
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            out, i, raw = [], 0, raw[1:-1]
+            while i < len(raw):
+                if raw[i] == '\\' and i + 1 < len(raw):
+                    out.append('\n' if raw[i + 1] == 'n' else raw[i + 1])
+                    i += 2
+                else:
+                    out.append(raw[i])
+                    i += 1
+            env[key] = ''.join(out)
+        else:
+            env[key] = raw
+    return env
+
+
+def render(state, name, host_resolv):
+    return {
+        'hosts': render_hosts(state, name),
+        'resolv.conf': render_resolv_conf(state['containers'][name], host_resolv),
+        'environment': render_environment(state, name),
+    }
+
+
+class FilePlan:
+    """Files to write or remove; `changes` describes them without their content (env is secret)."""
+
+    def __init__(self):
+        self.writes = []    # (path, content, mode)
+        self.removes = []   # paths
+        self.rmdirs = []
+
+    @property
+    def changes(self):
+        return (['write %s' % w[0] for w in self.writes] + ['remove %s' % r for r in self.removes]
+                + ['remove directory %s' % d for d in self.rmdirs])
+
+    def apply(self):
+        for path, content, mode in self.writes:
+            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+            write_file_atomic(path, content, mode)
+        for path in self.removes:
+            try:
+                os.unlink(path)
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise
+        for path in self.rmdirs:
+            try:
+                os.rmdir(path)
+            except OSError as e:
+                if e.errno not in (errno.ENOENT, errno.ENOTEMPTY):
+                    raise
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read(), os.stat(path).st_mode & 0o7777
+    except (IOError, OSError) as e:
+        if e.errno != errno.ENOENT:
+            raise
+        return None, None
+
+
+def plan(old, new, etc_dir):
+    """Compare every container's rendered files with the disk; removed containers lose theirs."""
+    result = FilePlan()
+    if not new['containers'] and not old['containers']:
+        return result
+    host_resolv = _read(HOST_RESOLV_CONF)[0] or ''
+    for name in sorted(new['containers']):
+        for fname, content in sorted(render(new, name, host_resolv).items()):
+            path = os.path.join(etc_dir, name, fname)
+            if _read(path) != (content, MODES[fname]):
+                result.writes.append((path, content, MODES[fname]))
+    for name in sorted(set(old['containers']) - set(new['containers'])):
+        directory = os.path.join(etc_dir, name)
+        for fname in FILES:
+            if os.path.lexists(os.path.join(directory, fname)):
+                result.removes.append(os.path.join(directory, fname))
+        if os.path.isdir(directory):
+            result.rmdirs.append(directory)
+    return result

@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The iptables chains the collection owns: render, read back, diff, one restore per table.
+
+The collection owns every chain named CNET-* and exactly one jump per built-in chain into them
+(tagged `cnet:jump`). Everything else in every table belongs to someone else and is never
+rewritten: changes go through `iptables-restore --noflush`, which only re-declares (flushes)
+the owned chains.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+OWNED_PREFIX = 'CNET-'
+JUMP_COMMENT = 'cnet:jump'
+BUILTIN_CHAINS = {
+    'filter': ('INPUT', 'FORWARD', 'OUTPUT'),
+    'nat': ('PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'),
+    'raw': ('PREROUTING', 'OUTPUT'),
+    'mangle': ('PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'),
+}
+# Where each owned entry chain is hooked in: (table, built-in chain, matches, owned chain).
+JUMPS = (
+    ('filter', 'FORWARD', '', 'CNET-FORWARD'),
+    ('nat', 'PREROUTING', '-m addrtype --dst-type LOCAL ', 'CNET-DNAT'),
+    ('nat', 'OUTPUT', '-m addrtype --dst-type LOCAL ', 'CNET-DNAT'),
+    ('nat', 'POSTROUTING', '', 'CNET-POSTROUTING'),
+    ('raw', 'PREROUTING', '', 'CNET-RAW'),
+)
+# Owned chains in the order they are declared (a chain is declared before any jump into it).
+CHAIN_ORDER = ('CNET-LINKS', 'CNET-PORTS', 'CNET-FORWARD', 'CNET-DNAT', 'CNET-POSTROUTING', 'CNET-RAW')
+
+
+def comment(owner):
+    """The tag every owned rule carries, in iptables-save's own spelling."""
+    return '-m comment --comment "cnet:%s"' % owner
+
+
+def jump_rule(builtin, matches, target):
+    return '-A %s %s%s -j %s' % (builtin, matches, comment('jump'), target)
+
+
+class Ruleset:
+    """Desired owned content: {table: {chain: [rule lines '-A CHAIN ...']}}, filled by renderers."""
+
+    def __init__(self):
+        self.tables = {}
+
+    def declare(self, table, chain):
+        """An owned chain that exists even while empty (it is the target of a jump)."""
+        self.tables.setdefault(table, {}).setdefault(chain, [])
+
+    def add(self, table, chain, rule, owner):
+        """Append `rule` (matches and target, without '-A CHAIN') owned by `owner`."""
+        matches, sep, target = rule.rpartition(' -j ')
+        if not sep:
+            raise ValueError('rule without target: %s' % rule)
+        line = '-A %s %s %s -j %s' % (chain, matches, comment(owner), target) if matches \
+            else '-A %s %s -j %s' % (chain, comment(owner), target)
+        self.tables.setdefault(table, {}).setdefault(chain, []).append(line)
+
+    def rendered(self):
+        """Per table: owned chains (declared even when empty) and the jumps into them."""
+        out = {}
+        for table, chains in self.tables.items():
+            if not any(chains.values()):
+                continue
+            wanted = dict((c, list(r)) for c, r in chains.items())
+            jumps = []
+            for jt, builtin, matches, target in JUMPS:
+                if jt == table and target in wanted:
+                    jumps.append(jump_rule(builtin, matches, target))
+            out[table] = {'chains': wanted, 'jumps': jumps}
+        return out
+
+
+def parse_save(text):
+    """iptables-save output -> {table: {'chains': {owned: [rules]}, 'jumps': [...], 'other': [...]}}.
+
+    'other' keeps every line that is not the collection's, to prove it is left untouched.
+    """
+    tables = {}
+    table = None
+    for line in text.splitlines():
+        if line.startswith('*'):
+            table = line[1:]
+            tables[table] = {'chains': {}, 'jumps': [], 'other': []}
+            continue
+        if table is None or line.startswith('#') or line == 'COMMIT':
+            continue
+        entry = tables[table]
+        if line.startswith(':'):
+            name = line[1:].split(' ', 1)[0]
+            if name.startswith(OWNED_PREFIX):
+                entry['chains'].setdefault(name, [])
+            else:
+                entry['other'].append(line.rsplit(' ', 1)[0])  # counters vary; policy does not
+        elif line.startswith('-A '):
+            chain = line.split(' ', 2)[1]
+            if chain.startswith(OWNED_PREFIX):
+                entry['chains'].setdefault(chain, []).append(line)
+            elif '--comment "%s"' % JUMP_COMMENT in line:
+                entry['jumps'].append(line)
+            else:
+                entry['other'].append(line)
+    return tables
+
+
+def plan(actual, desired):
+    """{table: restore payload} for every table whose owned content differs; {} when in sync."""
+    payloads = {}
+    for table in sorted(set(actual) | set(desired)):
+        have = actual.get(table, {'chains': {}, 'jumps': []})
+        want = desired.get(table, {'chains': {}, 'jumps': []})
+        if have['chains'] == want['chains'] and sorted(have['jumps']) == sorted(want['jumps']):
+            continue
+        if not have['chains'] and not have['jumps'] and not want['chains']:
+            continue
+        payloads[table] = _payload(table, have, want)
+    return payloads
+
+
+def _order(chains):
+    known = [c for c in CHAIN_ORDER if c in chains]
+    return known + sorted(c for c in chains if c not in CHAIN_ORDER)
+
+
+def _payload(table, have, want):
+    lines = ['*' + table]
+    # Declaring a chain flushes it, so stale rules go and jumps between owned chains stay valid.
+    for chain in _order(set(want['chains']) | set(have['chains'])):
+        lines.append(':%s - [0:0]' % chain)
+    remaining = list(have['jumps'])
+    for jump in have['jumps']:
+        if remaining.count(jump) > (1 if jump in want['jumps'] else 0):
+            remaining.remove(jump)
+            lines.append('-D' + jump[2:])
+    for chain in _order(set(have['chains']) - set(want['chains'])):
+        lines.append('-X %s' % chain)
+    for chain in _order(want['chains']):
+        lines.extend(want['chains'][chain])
+    for jump in reversed(want['jumps']):
+        if jump not in remaining:
+            builtin = jump.split(' ', 2)[1]
+            lines.append('-I %s 1%s' % (builtin, jump[len('-A ') + len(builtin):]))
+    lines.append('COMMIT')
+    return '\n'.join(lines) + '\n'
+
+
+def rule_diff(actual, desired):
+    """Human-readable before/after of the owned rules, for diff mode."""
+    def flat(tables):
+        out = []
+        for table in sorted(tables):
+            entry = tables[table]
+            if not entry['chains'] and not entry['jumps']:
+                continue
+            out.append('*' + table)
+            out.extend(sorted(entry['jumps']))
+            for chain in _order(entry['chains']):
+                out.extend(entry['chains'][chain])
+        return '\n'.join(out) + ('\n' if out else '')
+    return flat(actual), flat(desired)
+
+
+class Firewall:
+    """Reads all tables once, writes one iptables-restore transaction per changed table."""
+
+    def __init__(self, run_command):
+        self._run = run_command  # AnsibleModule.run_command
+        self._saved = None
+
+    def saved(self):
+        if self._saved is None:
+            rc, out, err = self._run(['iptables-save'])
+            if rc != 0:
+                raise FirewallError('iptables-save failed: %s' % err.strip())
+            self._saved = parse_save(out)
+        return self._saved
+
+    def actual(self):
+        return dict((t, {'chains': e['chains'], 'jumps': e['jumps']}) for t, e in self.saved().items())
+
+    def existing_tables(self):
+        return set(self.saved())
+
+    def apply(self, payloads):
+        for table in sorted(payloads):
+            rc, out, err = self._run(['iptables-restore', '--noflush', '--wait'], data=payloads[table],
+                                     binary_data=True)
+            if rc != 0:
+                raise FirewallError('iptables-restore failed for table %s: %s\n%s'
+                                    % (table, err.strip(), payloads[table]))
+        self._saved = None
+
+    def drop_empty_tables(self, tables):
+        """Remove tables the collection created once nothing at all is left in them (nft only)."""
+        dropped = []
+        saved = self.saved()
+        for table in sorted(tables):
+            entry = saved.get(table)
+            if entry is None:
+                dropped.append(table)
+                continue
+            builtin_only = all(line.split(' ')[0][1:] in BUILTIN_CHAINS.get(table, ()) and
+                               line.split(' ')[1] == 'ACCEPT' for line in entry['other'])
+            if entry['chains'] or entry['jumps'] or not builtin_only:
+                continue
+            rc, out, err = self._run(['nft', 'delete', 'table', 'ip', table])
+            if rc == 0:
+                dropped.append(table)
+        self._saved = None
+        return dropped
+
+
+class FirewallError(Exception):
+    pass

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Docker legacy links (`--link SOURCE:ALIAS`) as pure functions: env vars, hosts lines, rules.
+
+Ground truth is Docker 20.10's output (shared/spec/docker-20.10-links-oracle.txt); the rules
+mirror moby's daemon/links/links.go.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
+
+# Docker's container name rule, also applied to link aliases.
+NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
+HIDDEN_SOURCE_ENV = ('HOME', 'PATH')
+
+
+def check_name(value, field):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise ParamError("%s '%s' is not a valid name: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed"
+                         % (field, value))
+    return value
+
+
+def link_key(receiver, alias):
+    return '%s/%s' % (receiver, alias)
+
+
+def env_prefix(alias):
+    """Docker upper-cases the alias and turns '-' into '_'; other characters stay."""
+    return alias.upper().replace('-', '_')
+
+
+def port_sort_key(port):
+    """Docker 20.10: by number; on the same number TCP first."""
+    return (port['port'], 0 if port['proto'] == 'tcp' else 1, port['proto'])
+
+
+def expand_ports(exposed):
+    """Exposed entries ({port, end, proto}) -> single ports in Docker's order."""
+    singles = []
+    for entry in exposed:
+        for number in range(entry['port'], entry.get('end', entry['port']) + 1):
+            singles.append({'port': number, 'proto': entry['proto']})
+    unique = dict(((p['port'], p['proto']), p) for p in singles)
+    return sorted(unique.values(), key=port_sort_key)
+
+
+def port_runs(ports):
+    """Runs of consecutive numbers of one protocol, longer than one port: (proto, start, end)."""
+    runs = []
+    for proto in sorted(set(p['proto'] for p in ports)):
+        numbers = [p['port'] for p in ports if p['proto'] == proto]
+        start = prev = numbers[0]
+        for n in numbers[1:] + [None]:
+            if n is not None and n == prev + 1:
+                prev = n
+                continue
+            if prev != start:
+                runs.append((proto, start, prev))
+            if n is not None:
+                start = prev = n
+    return runs
+
+
+def render_link_env(receiver, alias, source_ip, exposed, source_env):
+    """The variables a receiver gets for one link, in Docker's order (a list of (name, value))."""
+    a = env_prefix(alias)
+    env = [('%s_NAME' % a, '/%s/%s' % (receiver, alias))]
+    ports = expand_ports(exposed)
+    if ports:
+        first = ports[0]
+        env.append(('%s_PORT' % a, '%s://%s:%d' % (first['proto'], source_ip, first['port'])))
+    for p in ports:
+        base = '%s_PORT_%d_%s' % (a, p['port'], p['proto'].upper())
+        env.extend([
+            (base, '%s://%s:%d' % (p['proto'], source_ip, p['port'])),
+            (base + '_ADDR', source_ip),
+            (base + '_PORT', str(p['port'])),
+            (base + '_PROTO', p['proto']),
+        ])
+    for proto, start, end in port_runs(ports):
+        base = '%s_PORT_%d_%s' % (a, start, proto.upper())
+        env.extend([
+            (base + '_START', '%s://%s:%d' % (proto, source_ip, start)),
+            (base + '_PORT_START', str(start)),
+            (base + '_END', '%s://%s:%d' % (proto, source_ip, end)),
+            (base + '_PORT_END', str(end)),
+        ])
+    for key in sorted(source_env or {}):
+        if key not in HIDDEN_SOURCE_ENV:
+            env.append(('%s_ENV_%s' % (a, key), source_env[key]))
+    return env
+
+
+def hosts_line(alias, source_ip, source_hostname, source_name):
+    """`IP<TAB>ALIAS HOSTNAME NAME`, the name left out when it equals the alias."""
+    names = [alias, source_hostname]
+    if source_name != alias:
+        names.append(source_name)
+    return '%s\t%s' % (source_ip, ' '.join(names))
+
+
+def link_rules(receiver_ip, source_ip, bridge, exposed):
+    """The ACCEPT pair per exposed port that Docker appends when icc is off (oracle order of fields)."""
+    rules = []
+    for p in expand_ports(exposed):
+        proto, port = p['proto'], p['port']
+        rules.append('-s %s/32 -d %s/32 -i %s -o %s -p %s -m %s --dport %d -j ACCEPT'
+                     % (receiver_ip, source_ip, bridge, bridge, proto, proto, port))
+        rules.append('-s %s/32 -d %s/32 -i %s -o %s -p %s -m %s --sport %d -j ACCEPT'
+                     % (source_ip, receiver_ip, bridge, bridge, proto, proto, port))
+    return rules
+
+
+def shared_network(receiver, source):
+    """The first of the receiver's networks that the source is on too: (bridge, r_ip, s_ip)."""
+    source_nets = dict((n['bridge'], n['ip']) for n in source['networks'])
+    for net in receiver['networks']:
+        if net['bridge'] in source_nets:
+            return net['bridge'], net['ip'], source_nets[net['bridge']]
+    return None
+
+
+def links_of(state, receiver):
+    """The registry's links into `receiver`, in a stable order."""
+    return [state['links'][k] for k in sorted(state['links']) if state['links'][k]['receiver'] == receiver]
+
+
+def resolve(state, link):
+    """Everything rendered for one link, from the registry as it is now (so never stale)."""
+    receiver = state['containers'][link['receiver']]
+    source = state['containers'][link['source']]
+    shared = shared_network(receiver, source)
+    if shared is None:
+        return None
+    bridge, receiver_ip, source_ip = shared
+    return {
+        'bridge': bridge,
+        'receiver_ip': receiver_ip,
+        'source_ip': source_ip,
+        'env': render_link_env(link['receiver'], link['alias'], source_ip, source['exposed_ports'],
+                               source.get('env')),
+        'hosts_line': hosts_line(link['alias'], source_ip, source['hostname'], link['source']),
+        'rules': link_rules(receiver_ip, source_ip, bridge, source['exposed_ports']),
+    }

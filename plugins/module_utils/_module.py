@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shape every module shares: desired -> actual -> plan -> apply unless check mode -> report.
+
+A module only says how its parameters change the registry (`update`) and which netlink steps
+its own objects need (`kernel_plan`). Firewall rules and container files are rendered from the
+whole registry and compared with what is on the host, so a change to one object brings every
+dependent rule, hosts line and env file up to date in the same run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import os
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
+from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import (
+    HAS_NETADDR, NETADDR_IMPORT_ERROR, ParamError)
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink)
+from ansible_collections.seed.container_net.plugins.module_utils._registry import (
+    DEFAULT_REGISTRY_DIR, Registry)
+
+COMMON_ARGS = dict(
+    registry_dir=dict(type='path', default=DEFAULT_REGISTRY_DIR),
+    netns_etc_dir=dict(type='path', default=files.DEFAULT_ETC_DIR),
+)
+
+
+def common_args(**specific):
+    spec = copy.deepcopy(COMMON_ARGS)
+    spec.update(specific)
+    return spec
+
+
+class Step:
+    """One kernel change, described for the diff and applied unless in check mode."""
+
+    def __init__(self, description, action):
+        self.description = description
+        self.action = action
+
+    def __repr__(self):
+        return self.description
+
+
+class Manager:
+    """Subclasses set `kind` and implement update(), kernel_plan() and facts()."""
+
+    kind = None
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.netlink = None
+        self.firewall = None
+
+    # ---- to implement --------------------------------------------------------------------
+    def update(self, state):
+        """Change the registry document `state` (a private copy) to what the params ask for."""
+        raise NotImplementedError
+
+    def kernel_plan(self, old, new):
+        """Steps that bring this module's kernel objects from what is there to `new`."""
+        return []
+
+    def facts(self, state):
+        return {}
+
+    def view(self, state):
+        """The module's object(s) as shown in diff mode (secrets left out)."""
+        return {}
+
+    def post_apply(self, state):
+        """Work that needs the applied kernel state (e.g. flushing conntrack); unless check mode."""
+
+    # ---- the shared run ------------------------------------------------------------------
+    def run(self):
+        for ok, err, lib in ((HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, 'pyroute2>=0.9'),
+                             (HAS_NETADDR, NETADDR_IMPORT_ERROR, 'netaddr')):
+            if not ok:
+                self.module.fail_json(msg=missing_required_lib(lib), exception=str(err))
+        try:
+            result = self._run()
+        except ParamError as e:
+            self.module.fail_json(msg=str(e))
+        except (firewall.FirewallError, OSError, IOError) as e:
+            self.module.fail_json(msg='%s: %s' % (type(e).__name__, e), exception=traceback.format_exc())
+        self.module.exit_json(**result)
+
+    def _run(self):
+        registry = Registry(self.params['registry_dir'], create=not self.check_mode)
+        with registry, Netlink() as netlink:
+            self.netlink = netlink
+            self.firewall = firewall.Firewall(self.module.run_command)
+            old = registry.loaded
+            new = copy.deepcopy(old)
+            self.update(new)  # validates everything before anything is touched
+
+            steps = self.kernel_plan(old, new)
+            actual_rules = self.firewall.actual()
+            desired_rules = rules.render(new).rendered()
+            payloads = firewall.plan(actual_rules, desired_rules)
+            file_plan = files.plan(old, new, self.params['netns_etc_dir'])
+            self._track_tables(new, payloads)
+
+            changed = bool(steps or payloads or file_plan.changes or new != old)
+            if changed and not self.check_mode:
+                for step in steps:
+                    step.action()
+                file_plan.apply()
+                self.firewall.apply(payloads)
+                self._drop_tables(new, desired_rules)
+                registry.write(new)
+                self.post_apply(new)
+
+            result = dict(changed=changed, **self.facts(new))
+            if self.module._diff:
+                before_rules, after_rules = firewall.rule_diff(actual_rules, desired_rules)
+                result['diff'] = [
+                    {'before_header': '%s (registry)' % self.kind, 'after_header': '%s (registry)' % self.kind,
+                     'before': self.view(old), 'after': self.view(new)},
+                    {'before_header': 'iptables (owned chains)', 'after_header': 'iptables (owned chains)',
+                     'before': before_rules, 'after': after_rules},
+                    {'before_header': 'kernel', 'after_header': 'kernel (planned steps)',
+                     'before': '', 'after': ''.join('%s\n' % s for s in steps)},
+                    {'before_header': 'files', 'after_header': 'files (planned)',
+                     'before': '', 'after': ''.join('%s\n' % c for c in file_plan.changes)},
+                ]
+            return result
+
+    def _track_tables(self, state, payloads):
+        """Remember tables the collection creates, so that it can remove them again when empty."""
+        created = state['firewall']['created_tables']
+        existing = self.firewall.existing_tables()
+        for table in payloads:
+            if table not in existing and table not in created:
+                created.append(table)
+        created.sort()
+
+    def _drop_tables(self, state, desired_rules):
+        created = state['firewall']['created_tables']
+        unused = [t for t in created if t not in desired_rules]
+        if unused and os.path.exists('/usr/sbin/nft'):
+            for table in self.firewall.drop_empty_tables(unused):
+                created.remove(table)
+        elif unused:
+            for table in unused:  # iptables-legacy keeps its tables: nothing left to remove
+                created.remove(table)

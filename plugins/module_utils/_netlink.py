@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kernel network state through pyroute2 (netlink): read links, addresses and routes; apply changes.
+
+Sockets into a container's namespace are opened by entering it with setns(2) in this process
+and coming back: pyroute2's own `netns=` forks a helper per use, which dominates the cost
+(see shared notes, limits.md).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+import socket
+
+try:
+    from pyroute2 import IPRoute
+    from pyroute2 import netns as pr_netns
+    from pyroute2.netlink.exceptions import NetlinkError
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+except ImportError as e:  # reported by the module through missing_required_lib
+    IPRoute = pr_netns = None
+    NetlinkError = OSError
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = e
+
+NETNS_RUN_DIR = '/run/netns'
+IFNAMSIZ = 15
+
+
+def netns_path(name):
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def netns_exists(name):
+    return os.path.exists(netns_path(name))
+
+
+def sysctl_path(key):
+    return '/proc/sys/' + key.replace('.', '/')
+
+
+def read_sysctl(key):
+    try:
+        with open(sysctl_path(key)) as f:
+            return f.read().strip()
+    except (IOError, OSError):
+        return None
+
+
+def write_sysctl(key, value):
+    with open(sysctl_path(key), 'w') as f:
+        f.write(str(value))
+
+
+class Netlink:
+    """One IPRoute socket per namespace, opened lazily and closed together."""
+
+    def __init__(self):
+        self._sockets = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for ipr in self._sockets.values():
+            ipr.close()
+        self._sockets = {}
+
+    def ipr(self, ns=None):
+        """The socket for the host (ns None) or for the named container namespace."""
+        if ns not in self._sockets:
+            if ns is None:
+                self._sockets[ns] = IPRoute()
+            else:
+                pr_netns.pushns(ns)
+                try:
+                    self._sockets[ns] = IPRoute()
+                finally:
+                    pr_netns.popns()
+        return self._sockets[ns]
+
+    def forget(self, ns):
+        ipr = self._sockets.pop(ns, None)
+        if ipr is not None:
+            ipr.close()
+
+    # ---- reading -------------------------------------------------------------------------
+    def link(self, name, ns=None):
+        """A link as a plain dict, or None: name, index, kind, mtu, mac, state, master, addrs."""
+        ipr = self.ipr(ns)
+        idx = ipr.link_lookup(ifname=name)
+        if not idx:
+            return None
+        return self._link_dict(ipr, ipr.get_links(idx[0])[0])
+
+    def links(self, ns=None):
+        ipr = self.ipr(ns)
+        return [self._link_dict(ipr, msg) for msg in ipr.get_links()]
+
+    @staticmethod
+    def _link_dict(ipr, msg):
+        info = msg.get_attr('IFLA_LINKINFO')
+        index = msg['index']
+        addrs = sorted('%s/%s' % (a.get_attr('IFA_ADDRESS'), a['prefixlen'])
+                       for a in ipr.get_addr(index=index, family=socket.AF_INET))
+        return {
+            'name': msg.get_attr('IFLA_IFNAME'),
+            'index': index,
+            'kind': info.get_attr('IFLA_INFO_KIND') if info else None,
+            'mtu': msg.get_attr('IFLA_MTU'),
+            'mac': msg.get_attr('IFLA_ADDRESS'),
+            'up': bool(msg['flags'] & 1),
+            'master': msg.get_attr('IFLA_MASTER'),
+            'addrs': addrs,
+        }
+
+    def default_gateway(self, ns=None):
+        for route in self.ipr(ns).get_default_routes(family=socket.AF_INET):
+            return route.get_attr('RTA_GATEWAY')
+        return None
+
+    # ---- writing -------------------------------------------------------------------------
+    def add_bridge(self, name, mtu=None):
+        kwargs = {'ifname': name, 'kind': 'bridge'}
+        if mtu:
+            kwargs['mtu'] = mtu
+        self.ipr().link('add', **kwargs)
+        return self.link(name)
+
+    def set_link(self, index, ns=None, **attrs):
+        self.ipr(ns).link('set', index=index, **attrs)
+
+    def delete_link(self, index, ns=None):
+        try:
+            self.ipr(ns).link('del', index=index)
+        except NetlinkError as e:
+            if e.code != errno.ENODEV:
+                raise
+
+    def add_addr(self, index, cidr, ns=None):
+        address, prefixlen = cidr.split('/')
+        self.ipr(ns).addr('add', index=index, address=address, prefixlen=int(prefixlen))
+
+    def del_addr(self, index, cidr, ns=None):
+        address, prefixlen = cidr.split('/')
+        self.ipr(ns).addr('del', index=index, address=address, prefixlen=int(prefixlen))
+
+    def replace_default_route(self, gateway, ns=None):
+        self.ipr(ns).route('replace', dst='0.0.0.0/0', gateway=gateway)
+
+    def del_default_route(self, ns=None):
+        try:
+            self.ipr(ns).route('del', dst='0.0.0.0/0')
+        except NetlinkError as e:
+            if e.code != errno.ESRCH:
+                raise
+
+    def add_veth(self, host_name, peer_name, ns):
+        """A veth pair with its peer created straight inside the container namespace."""
+        self.ipr().link('add', ifname=host_name, kind='veth',
+                        peer={'ifname': peer_name, 'net_ns_fd': netns_path(ns)})
+
+    # ---- namespaces ----------------------------------------------------------------------
+    @staticmethod
+    def create_netns(name):
+        """Create a named namespace in-process (as `ip netns add`), then return to ours."""
+        pr_netns.pushns()
+        try:
+            pr_netns._create(name)  # pylint: disable=protected-access
+        finally:
+            pr_netns.popns()
+
+    def delete_netns(self, name):
+        """Unmount and unlink; the kernel frees the namespace and its veth ends in one go."""
+        self.forget(name)
+        if netns_exists(name):
+            pr_netns.remove(name)

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host-local state of the collection: one JSON document under an exclusive file lock.
+
+The registry is the source of truth from which firewall rules, hosts and env files are rendered,
+so a run that changes one object re-renders everything that depends on it (no stale links).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import errno
+import fcntl
+import json
+import os
+import tempfile
+
+DEFAULT_REGISTRY_DIR = '/var/lib/container_net'
+STATE_FILE = 'state.json'
+LOCK_FILE = 'lock'
+EMPTY_STATE = {'version': 1, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
+               'firewall': {'created_tables': []}}
+
+
+def empty_state():
+    return copy.deepcopy(EMPTY_STATE)
+
+
+class Registry:
+    """The state document, read and written under `flock` so concurrent runs serialize.
+
+    In check mode nothing may change on the host, so a missing directory is not created and
+    the state reads as empty.
+    """
+
+    def __init__(self, path=DEFAULT_REGISTRY_DIR, create=True):
+        self.path = path
+        self.create = create
+        self._lock_fd = None
+        self.loaded = None
+
+    @property
+    def state_path(self):
+        return os.path.join(self.path, STATE_FILE)
+
+    def __enter__(self):
+        if self.create:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+        lock = os.path.join(self.path, LOCK_FILE)
+        while self.create or os.path.exists(lock):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # The last run to empty the registry unlinks the lock: retry on a fresh file then.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+            except OSError:
+                same = False
+            if same:
+                self._lock_fd = fd
+                break
+            os.close(fd)
+        self.loaded = self.read()
+        return self
+
+    def __exit__(self, *exc):
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def read(self):
+        try:
+            with open(self.state_path) as f:
+                state = json.load(f)
+        except (IOError, OSError) as e:
+            if e.errno != errno.ENOENT:
+                raise
+            return empty_state()
+        for key, value in EMPTY_STATE.items():
+            state.setdefault(key, copy.deepcopy(value))
+        return state
+
+    def write(self, state):
+        """Replace the document atomically; an empty registry removes its files and directory."""
+        if state == self.loaded:
+            return False
+        if is_empty(state):
+            for name in (STATE_FILE, LOCK_FILE):
+                try:
+                    os.unlink(os.path.join(self.path, name))
+                except OSError as e:
+                    if e.errno != errno.ENOENT:
+                        raise
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass  # other files of the operator's: leave the directory
+        else:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            write_file_atomic(self.state_path, json.dumps(state, indent=1, sort_keys=True) + '\n', 0o600)
+        self.loaded = copy.deepcopy(state)
+        return True
+
+
+def is_empty(state):
+    return not any(state.get(k) for k in ('bridges', 'containers', 'links', 'ports')) \
+        and not state.get('firewall', {}).get('created_tables')
+
+
+def write_file_atomic(path, content, mode):
+    """Write through a temporary file and rename, so readers never see half a file."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.cnet-')
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'w') as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
