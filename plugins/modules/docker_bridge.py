@@ -21,7 +21,7 @@ description:
     M(seed.container_net.container_link); C(br_netfilter) is loaded and
     C(net.bridge.bridge-nf-call-iptables=1) is set so the rules really see bridged frames.
 author:
-  - seed.container_net developers
+  - seed.container_net developers (@seed)
 extends_documentation_fragment:
   - seed.container_net.common
   - seed.container_net.common.attributes
@@ -182,6 +182,8 @@ class BridgeManager(Manager):
         if link is None:
             def create():
                 created = nl.add_bridge(name, want['mtu'])
+                # An explicit MAC keeps the kernel from changing it as ports come and go.
+                nl.set_link(created['index'], address=ipam.mac_for(want['gateway']))
                 nl.add_addr(created['index'], want_addr)
                 nl.set_link(created['index'], state='up')
             steps.append(Step('create bridge %s mtu %d address %s' % (name, want['mtu'], want_addr), create))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import can_ping, iptables_save, sh
+from labhost import can_ping, iptables_save, sh
 
 UPSTREAM_LAB = '10.250.0.1/24'
 UPSTREAM_PEER = '10.250.0.2/24'

@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A container's network namespace: its registry record (with IPAM) and the kernel steps for it.
+
+Kept apart from any one module so that every module converging containers shares one planner.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import binascii
+import hashlib
+import os
+import re
+
+from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
+from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import netns_exists, netns_path
+
+MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+HOSTNAME_RE = re.compile(r'^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$')
+
+
+def veth_name(container, bridge):
+    """Host end of a container's veth: deterministic, 13 bytes (IFNAMSIZ is 15)."""
+    return 'vc' + hashlib.sha1(('%s\0%s' % (container, bridge)).encode('utf-8')).hexdigest()[:11]
+
+
+def leases(state, bridge, except_container):
+    """Addresses taken on a bridge, by container: the registry is the lease database."""
+    taken = {}
+    for name, spec in state['containers'].items():
+        if name == except_container:
+            continue
+        for net in spec['networks']:
+            if net['bridge'] == bridge:
+                taken[net['ip']] = name
+    return taken
+
+
+def parse_extra_hosts(entries):
+    out = []
+    for i, entry in enumerate(entries or []):
+        host, sep, ip = str(entry).partition(':')
+        if not sep or not host:
+            raise ParamError("extra_hosts[%d] '%s' is not HOST:IP" % (i, entry))
+        out.append({'host': host, 'ip': str(ipam.address(ip, 'extra_hosts[%d]' % i))})
+    return out
+
+
+def desired_networks(name, requested, state, previous):
+    """Normalize `networks`; keep each network's lease and interface name across runs."""
+    kept = dict((n['bridge'], n) for n in (previous or {}).get('networks', []))
+    seen = set()
+    out = []
+    for i, req in enumerate(requested):
+        field = 'networks[%d]' % i
+        bridge = req.get('bridge')
+        if bridge not in state['bridges']:
+            raise ParamError("%s.bridge '%s' is not a bridge managed by seed.container_net.docker_bridge"
+                             % (field, bridge))
+        if bridge in seen:
+            raise ParamError("%s.bridge '%s' is listed twice" % (field, bridge))
+        seen.add(bridge)
+        spec = state['bridges'][bridge]
+        taken = leases(state, bridge, name)
+        if req.get('ip'):
+            ip = ipam.check_static(req['ip'], bridge, spec, taken, field + '.ip')
+        elif bridge in kept and kept[bridge]['ip'] not in taken and \
+                ipam.netaddr.IPAddress(kept[bridge]['ip']) in ipam.netaddr.IPNetwork(spec['subnet']):
+            ip = kept[bridge]['ip']
+        else:
+            ip = ipam.allocate(bridge, spec, taken)
+        mac = (req.get('mac') or '').lower() or ipam.mac_for(ip)
+        if not MAC_RE.match(mac) or int(mac[:2], 16) & 1:
+            raise ParamError("%s.mac '%s' is not a unicast MAC address" % (field, req.get('mac')))
+        out.append({'bridge': bridge, 'ip': ip, 'mac': mac, 'veth': veth_name(name, bridge),
+                    'ifname': kept[bridge]['ifname'] if bridge in kept else None})
+    used = set(n['ifname'] for n in out if n['ifname'])
+    for net in out:  # a new network takes the lowest free ethN; the others keep theirs
+        if net['ifname'] is None:
+            net['ifname'] = next('eth%d' % k for k in range(len(out) + len(used) + 1) if 'eth%d' % k not in used)
+            used.add(net['ifname'])
+    return out
+
+
+def record(params, state):
+    """The registry record of the container the params describe (validated, addresses leased)."""
+    name = links.check_name(params['name'], 'name')
+    previous = state['containers'].get(name)
+    requested = params.get('networks') or ([{'bridge': params['bridge']}] if params.get('bridge') else [])
+    if not requested:
+        raise ParamError("networks: a container needs at least one network (or bridge)")
+    hostname = params.get('hostname') or (previous or {}).get('hostname') or \
+        binascii.hexlify(os.urandom(6)).decode('ascii')
+    if not HOSTNAME_RE.match(hostname):
+        raise ParamError("hostname '%s' is not a valid host name" % hostname)
+    for i, ns in enumerate(params.get('dns') or []):
+        ipam.address(ns, 'dns[%d]' % i)
+    return {
+        'hostname': hostname,
+        'networks': desired_networks(name, requested, state, previous),
+        'exposed_ports': ports.parse_exposed(params.get('exposed_ports')),
+        'env': dict((str(k), '' if v is None else str(v)) for k, v in (params.get('env') or {}).items()),
+        'dns': list(params.get('dns') or []),
+        'dns_search': list(params.get('dns_search') or []),
+        'dns_options': list(params.get('dns_options') or []),
+        'extra_hosts': parse_extra_hosts(params.get('extra_hosts')),
+    }
+
+
+def forget(state, name):
+    """Drop a container and everything that refers to it: links both ways and its published ports."""
+    state['containers'].pop(name, None)
+    state['ports'].pop(name, None)
+    for key in [k for k, link in state['links'].items() if name in (link['receiver'], link['source'])]:
+        del state['links'][key]
+
+
+def steps(netlink, name, old, new, bridges, step):
+    """Kernel steps that take container `name` from what is there to record `new` (None: gone).
+
+    `step(description, action)` builds one step; nothing here writes.
+    """
+    out = []
+    exists = netns_exists(name)
+    host_links = dict((l['name'], l) for l in netlink.links())
+    wanted = dict((n['veth'], n) for n in (new or {}).get('networks', []))
+    # veths of networks no longer wanted (or of a container going away) are deleted explicitly:
+    # deleting the namespace alone frees them asynchronously, after the run has returned.
+    for net in (old or {}).get('networks', []):
+        if net['veth'] not in wanted and net['veth'] in host_links:
+            idx = host_links[net['veth']]['index']
+            out.append(step('delete veth %s (%s on %s)' % (net['veth'], net['ifname'], net['bridge']),
+                            lambda i=idx: netlink.delete_link(i)))
+    if new is None:
+        if exists:
+            out.append(step('delete netns %s' % name, lambda: netlink.delete_netns(name)))
+        return out
+    if not exists:
+        out.append(step('create netns %s' % name, lambda: netlink.create_netns(name)))
+        inside = {}
+    else:
+        inside = dict((l['name'], l) for l in netlink.links(ns=name))
+    lo = inside.get('lo')
+    if not lo or not lo['up']:
+        out.append(step('set lo up in %s' % name, lambda: _set_up(netlink, name, 'lo')))
+    first_recreated = False
+    for i, net in enumerate(new['networks']):
+        net_steps = _network_steps(netlink, name, net, bridges[net['bridge']], host_links, inside, step)
+        first_recreated = first_recreated or (i == 0 and any(s.description.startswith('create veth') for s in net_steps))
+        out.extend(net_steps)
+    gateway = bridges[new['networks'][0]['bridge']]['gateway']
+    # A recreated first veth takes the default route with it, whatever was read before.
+    if first_recreated or netlink.default_gateway(ns=name) != gateway:
+        out.append(step('default route via %s in %s' % (gateway, name),
+                        lambda: netlink.replace_default_route(gateway, ns=name)))
+    return out
+
+
+def _set_up(netlink, ns, ifname):
+    link = netlink.link(ifname, ns=ns)
+    netlink.set_link(link['index'], ns=ns, state='up')
+
+
+def _network_steps(netlink, name, net, bridge, host_links, inside, step):
+    out = []
+    cidr = '%s/%d' % (net['ip'], bridge['prefixlen'])
+    mtu = bridge['mtu']
+    host = host_links.get(net['veth'])
+    peer = inside.get(net['ifname'])
+    if host is None or peer is None or peer['kind'] != 'veth':
+        def create():
+            if host is not None:
+                netlink.delete_link(host['index'])
+            netlink.add_veth(net['veth'], net['ifname'], name)
+            plug(netlink, name, net, cidr, mtu)
+        out.append(step('create veth %s <-> %s:%s on %s, %s' % (net['veth'], name, net['ifname'], net['bridge'], cidr),
+                        create))
+        return out
+    bridge_link = netlink.link(net['bridge'])
+    if host['master'] != (bridge_link or {}).get('index') or host['mtu'] != mtu or not host['up']:
+        out.append(step('attach %s to %s, mtu %d, up' % (net['veth'], net['bridge'], mtu),
+                        lambda: _attach_host(netlink, net, mtu)))
+    if peer['mac'] != net['mac'] or peer['mtu'] != mtu or peer['addrs'] != [cidr] or not peer['up']:
+        out.append(step('configure %s:%s mac %s mtu %d address %s' % (name, net['ifname'], net['mac'], mtu, cidr),
+                        lambda: _configure_peer(netlink, name, net, cidr, mtu, peer['addrs'])))
+    return out
+
+
+def _attach_host(netlink, net, mtu):
+    host = netlink.link(net['veth'])
+    bridge = netlink.link(net['bridge'])
+    netlink.set_link(host['index'], master=bridge['index'], mtu=mtu, state='up')
+
+
+def _configure_peer(netlink, ns, net, cidr, mtu, current_addrs):
+    peer = netlink.link(net['ifname'], ns=ns)
+    netlink.set_link(peer['index'], ns=ns, address=net['mac'], mtu=mtu, state='up')
+    for addr in current_addrs:
+        if addr != cidr:
+            netlink.del_addr(peer['index'], addr, ns=ns)
+    if cidr not in current_addrs:
+        netlink.add_addr(peer['index'], cidr, ns=ns)
+
+
+def plug(netlink, ns, net, cidr, mtu):
+    """Fresh veth: host end on the bridge, container end addressed and up."""
+    _attach_host(netlink, net, mtu)
+    _configure_peer(netlink, ns, net, cidr, mtu, [])
+
+
+def facts(name, spec, bridges, etc_dir):
+    if spec is None:
+        return {}
+    return {
+        'name': name,
+        'hostname': spec['hostname'],
+        'netns': name,
+        'netns_path': netns_path(name),
+        'networks': [dict(n, gateway=bridges[n['bridge']]['gateway'], prefixlen=bridges[n['bridge']]['prefixlen'])
+                     for n in spec['networks']],
+        'ip': spec['networks'][0]['ip'] if spec['networks'] else None,
+        'gateway': bridges[spec['networks'][0]['bridge']]['gateway'] if spec['networks'] else None,
+        'exposed_ports': [ports.format_exposed(p) for p in spec['exposed_ports']],
+        'env_keys': sorted(spec.get('env') or {}),
+        'files': [os.path.join(etc_dir, name, f) for f in ('hosts', 'resolv.conf', 'environment')],
+    }

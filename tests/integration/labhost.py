@@ -1,0 +1,209 @@
+"""Lab hosts for integration tests: each test gets a fresh network namespace as its "host".
+
+Modules run for real (a subprocess of the module file, or ansible-playbook) inside the lab's
+network namespace, against the real kernel; the machine's own interfaces and firewall are never
+touched. Everything a test creates carries its lab prefix and is removed afterwards, on failure too.
+"""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODULES = os.path.join(ROOT, 'plugins', 'modules')
+ETC_NETNS = '/etc/netns'
+_counter = itertools.count()
+
+
+def sh(cmd, check=True, timeout=60, **kw):
+    out = subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, timeout=timeout,
+                         check=False, **kw)
+    if check and out.returncode != 0:
+        raise AssertionError('%s failed (%d): %s %s' % (cmd, out.returncode, out.stdout, out.stderr))
+    return out
+
+
+class Lab:
+    """One lab host: a network namespace, its registry and the containers it names."""
+
+    def __init__(self, collections_path, tmpdir):
+        self.id = 'ct%d%s' % (os.getpid() % 1000, next(_counter))
+        self.ns = self.id + 'lab'
+        self.collections_path = collections_path
+        self.registry = os.path.join(str(tmpdir), 'registry')
+        self.extra_ns = []
+        sh(['ip', 'netns', 'add', self.ns])
+        self.sh('ip link set lo up')
+
+    # ---- naming ------------------------------------------------------------------------------
+    def name(self, short):
+        """A container/netns/bridge name unique to this lab (interface names stay <= 15 bytes)."""
+        return self.id + short
+
+    # ---- running -----------------------------------------------------------------------------
+    def sh(self, cmd, check=True, timeout=60):
+        return sh(['nsenter', '--net=/run/netns/%s' % self.ns, 'sh', '-c', cmd], check=check, timeout=timeout)
+
+    def in_ns(self, ns, cmd, check=True, timeout=30):
+        return sh(['ip', 'netns', 'exec', ns, 'sh', '-c', cmd], check=check, timeout=timeout)
+
+    def module(self, _module, check_mode=False, diff=False, **args):
+        """Run one module for real inside the lab, as Ansible does with an args file."""
+        args.setdefault('registry_dir', self.registry)
+        args['_ansible_check_mode'] = check_mode
+        args['_ansible_diff'] = diff
+        with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as f:
+            json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
+        try:
+            env = dict(os.environ, PYTHONPATH=self.collections_path)
+            out = sh(['nsenter', '--net=/run/netns/%s' % self.ns, sys.executable,
+                      os.path.join(MODULES, _module + ".py"), f.name], check=False, env=env, timeout=120)
+        finally:
+            os.unlink(f.name)
+        try:
+            result = json.loads(out.stdout)
+        except ValueError:
+            raise AssertionError("module %s printed no JSON: %s %s" % (_module, out.stdout, out.stderr))
+        return result
+
+    def ok(self, _module, **args):
+        result = self.module(_module, **args)
+        assert not result.get('failed'), result.get('msg')
+        return result
+
+    def playbook(self, text, extra_vars=None, check=True):
+        """ansible-playbook on localhost inside the lab (connection local, this Python)."""
+        d = tempfile.mkdtemp(prefix='cnet-pb-')
+        try:
+            path = os.path.join(d, 'play.yml')
+            with open(path, 'w') as f:
+                f.write(text)
+            env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections_path,
+                       ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1',
+                       ANSIBLE_STDOUT_CALLBACK='default', ANSIBLE_RETRY_FILES_ENABLED='0')
+            cmd = ['nsenter', '--net=/run/netns/%s' % self.ns,
+                   os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
+                   '-c', 'local', '-e', 'ansible_python_interpreter=%s' % sys.executable,
+                   '-e', json.dumps(dict(extra_vars or {}, registry_dir=self.registry)), path]
+            out = sh(cmd, check=False, env=env, timeout=600)
+        finally:
+            shutil.rmtree(d)
+        if check and out.returncode != 0:
+            raise AssertionError('playbook failed:\n%s\n%s' % (out.stdout, out.stderr))
+        return out
+
+    # ---- topology helpers ---------------------------------------------------------------------
+    def add_peer(self, short, lab_cidr, peer_cidr):
+        """Another namespace wired to the lab host by a veth (an upstream or an outside client)."""
+        ns = self.name(short)
+        sh(['ip', 'netns', 'add', ns])
+        self.extra_ns.append(ns)
+        host_if, peer_if = self.name(short)[-13:] + 'h', self.name(short)[-13:] + 'p'
+        self.sh('ip link add %s type veth peer name %s netns %s' % (host_if, peer_if, ns))
+        self.sh('ip addr add %s dev %s && ip link set %s up' % (lab_cidr, host_if, host_if))
+        self.in_ns(ns, 'ip link set lo up && ip addr add %s dev %s && ip link set %s up'
+                   % (peer_cidr, peer_if, peer_if))
+        return ns
+
+    def attach_plain_ns(self, short, bridge, cidr, gateway):
+        """A bare namespace on a bridge (for testing a bridge without container_netns)."""
+        ns = self.add_peer_ns(short)
+        host_if = (self.name(short))[-13:] + 'b'
+        self.sh('ip link add %s type veth peer name eth0 netns %s' % (host_if, ns))
+        self.sh('ip link set %s master %s && ip link set %s up' % (host_if, bridge, host_if))
+        self.in_ns(ns, 'ip addr add %s dev eth0 && ip link set eth0 up && ip route add default via %s'
+                   % (cidr, gateway))
+        return ns
+
+    def add_peer_ns(self, short):
+        ns = self.name(short)
+        sh(['ip', 'netns', 'add', ns])
+        self.in_ns(ns, 'ip link set lo up')
+        self.extra_ns.append(ns)
+        return ns
+
+    def serve(self, ns, cmd):
+        """A server process in a namespace, ended by PID at teardown."""
+        proc = subprocess.Popen(['ip', 'netns', 'exec', ns, 'sh', '-c', 'exec ' + cmd],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        time.sleep(0.3)
+        return proc
+
+    procs = None
+
+    # ---- observation --------------------------------------------------------------------------
+    def snapshot(self):
+        """Everything a run may change on the host, normalized only where the kernel varies by itself."""
+        links = settled(self.sh('ip -d link').stdout)
+        links = re.sub(r'(\w+_timer)\s+[\d.]+', r'\1 X', links)
+        files = {}
+        for base in (self.registry, ETC_NETNS):
+            for dirpath, dummy, names in os.walk(base):
+                for n in names:
+                    p = os.path.join(dirpath, n)
+                    if base == ETC_NETNS and not os.path.relpath(p, base).startswith(self.id):
+                        continue
+                    with open(p, 'rb') as f:
+                        files[p] = (f.read(), oct(os.stat(p).st_mode))
+        return {
+            'links': links,
+            'addrs': settled(self.sh('ip addr').stdout),
+            'routes': settled(self.sh('ip route; ip -6 route').stdout),
+            'iptables': iptables_save(self),
+            'netns': sorted(n for n in os.listdir('/run/netns') if n.startswith(self.id)),
+            'files': files,
+        }
+
+    def teardown(self):
+        for proc in self.procs or []:
+            proc.kill()
+            proc.wait()
+        names = [n for n in os.listdir('/run/netns') if n.startswith(self.id)] if os.path.isdir('/run/netns') else []
+        for n in sorted(names, key=lambda n: n == self.ns):
+            sh(['ip', 'netns', 'del', n], check=False)
+        if os.path.isdir(ETC_NETNS):
+            for n in os.listdir(ETC_NETNS):
+                if n.startswith(self.id):
+                    shutil.rmtree(os.path.join(ETC_NETNS, n), ignore_errors=True)
+
+
+def settled(text):
+    """Mask what the kernel derives by itself: operstate and carrier (a bridge reports carrier
+    before its first port and not after its last), IPv6 link-local autoconf (added when carrier
+    first comes up; the collection manages IPv4 only), offload sizes taken from ports."""
+    text = re.sub(r' state (UNKNOWN|UP|DOWN|LOWERLAYERDOWN) ', ' state X ', text)
+    text = re.sub(r',LOWER_UP>', '>', text).replace('NO-CARRIER,', '')
+    text = re.sub(r'(tso_max_size|gso_max_size) \d+', r'\1 X', text)
+    text = re.sub(r'    inet6 fe80::\S+ scope link.*\n\s+valid_lft forever preferred_lft forever\n', '', text)
+    text = re.sub(r'fe80::/64 dev .*\n', '', text)
+    return text.replace(' tentative', '').replace(' linkdown', '')
+
+
+def iptables_save(lab):
+    """iptables-save without its timestamp comments."""
+    text = lab.sh('iptables-save').stdout
+    return '\n'.join(line for line in text.splitlines() if not line.startswith('#'))
+
+
+def can_ping(lab, ns, ip):
+    return lab.in_ns(ns, 'ping -c1 -W1 %s' % ip, check=False).returncode == 0
+
+
+def tcp_request(lab, ns, ip, port, data='ping', timeout=3):
+    """One TCP exchange from namespace `ns`; returns what the server answered, or None."""
+    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t2 - TCP:%s:%d,connect-timeout=2'
+                    % (data, timeout, ip, port), check=False, timeout=timeout + 5)
+    return out.stdout if out.returncode == 0 else None
+
+
+def udp_request(lab, ns, ip, port, data='ping', timeout=3):
+    out = lab.in_ns(ns, 'printf %s | timeout %d socat -T2 - UDP:%s:%d'
+                    % (data, timeout, ip, port), check=False, timeout=timeout + 5)
+    return out.stdout if out.stdout else None

@@ -1,0 +1,50 @@
+"""Container files: Docker's hosts layout, resolv.conf filtering, env quoting that survives anything."""
+
+import pytest
+
+import oracle
+from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
+
+
+def state_with_link():
+    s = empty_state()
+    s['bridges']['br0'] = {'subnet': '172.17.0.0/16', 'gateway': '172.17.0.1', 'icc': False}
+    s['containers']['labdb'] = {'hostname': 'dbhost', 'networks': [{'bridge': 'br0', 'ip': '172.17.0.2'}],
+                                'exposed_ports': [{'port': 5432, 'proto': 'tcp'}], 'env': {'PW': 'secret'}}
+    s['containers']['labweb'] = {'hostname': '42dbb66f86b0', 'networks': [{'bridge': 'br0', 'ip': '172.17.0.3'}],
+                                 'exposed_ports': [], 'env': {'MY_DB_ENV_PW': 'own wins'}}
+    s['links']['labweb/my-db'] = {'receiver': 'labweb', 'source': 'labdb', 'alias': 'my-db'}
+    return s
+
+
+def test_receiver_hosts_file_matches_oracle_layout():
+    expected = oracle.block_after('--- /etc/hosts inside labweb', stop=('',))
+    assert files.render_hosts(state_with_link(), 'labweb').splitlines() == expected
+
+
+def test_source_hosts_file_is_unchanged_by_link():
+    expected = oracle.block_after('--- /etc/hosts inside labdb', stop=('',))
+    assert files.render_hosts(state_with_link(), 'labdb').splitlines() == expected
+
+
+def test_receivers_own_variables_win():
+    env = files.container_env(state_with_link(), 'labweb')
+    assert env['MY_DB_ENV_PW'] == 'own wins'
+    assert env['MY_DB_PORT_5432_TCP_ADDR'] == '172.17.0.2'
+
+
+@pytest.mark.parametrize('value', ['', 'a b  c', 'x=y=z', 'say "hi"', "it's", '$HOME and ${X}', 'back\\slash',
+                                   '`cmd`', 'tab\there', 'line1\nline2', 'ünïcode'])
+def test_env_values_round_trip(value):
+    s = empty_state()
+    s['containers']['c'] = {'hostname': 'h', 'networks': [], 'exposed_ports': [], 'env': {'K': value, 'DB.A_1': 'v'}}
+    rendered = files.render_environment(s, 'c')
+    assert files.parse_environment(rendered) == {'K': value, 'DB.A_1': 'v'}
+
+
+def test_resolv_conf_drops_loopback_resolvers_and_honours_dns_options():
+    host = 'nameserver 127.0.0.53\nnameserver 10.9.9.9\nsearch corp.example\n'
+    assert files.render_resolv_conf({}, host) == 'nameserver 10.9.9.9\nsearch corp.example\n'
+    explicit = {'dns': ['10.1.1.1'], 'dns_search': ['a.example'], 'dns_options': ['ndots:2']}
+    assert files.render_resolv_conf(explicit, host) == 'nameserver 10.1.1.1\nsearch a.example\noptions ndots:2\n'
