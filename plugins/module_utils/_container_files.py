@@ -89,28 +89,6 @@ def render_environment(state, name):
     return ''.join('%s=%s\n' % (k, quote_env_value(v)) for k, v in sorted(env.items()))
 
 
-def parse_environment(text):
-    """The inverse of render_environment, for container-exec and tests."""
-    env = {}
-    for line in text.splitlines():
-        if not line or line.startswith('#') or '=' not in line:
-            continue
-        key, raw = line.split('=', 1)
-        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            out, i, raw = [], 0, raw[1:-1]
-            while i < len(raw):
-                if raw[i] == '\\' and i + 1 < len(raw):
-                    out.append('\n' if raw[i + 1] == 'n' else raw[i + 1])
-                    i += 2
-                else:
-                    out.append(raw[i])
-                    i += 1
-            env[key] = ''.join(out)
-        else:
-            env[key] = raw
-    return env
-
-
 def render(state, name, host_resolv):
     return {
         'hosts': render_hosts(state, name),

@@ -183,8 +183,9 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
                         create))
         return out
     bridge_link = netlink.link(net['bridge'])
-    if host['master'] != (bridge_link or {}).get('index') or host['mtu'] != mtu or not host['up']:
-        out.append(step('attach %s to %s, mtu %d, up' % (net['veth'], net['bridge'], mtu),
+    if host['master'] != (bridge_link or {}).get('index') or host['mtu'] != mtu or not host['up'] \
+            or not host['hairpin']:
+        out.append(step('attach %s to %s, mtu %d, hairpin, up' % (net['veth'], net['bridge'], mtu),
                         lambda: _attach_host(netlink, net, mtu)))
     if peer['mac'] != net['mac'] or peer['mtu'] != mtu or peer['addrs'] != [cidr] or not peer['up']:
         out.append(step('configure %s:%s mac %s mtu %d address %s' % (name, net['ifname'], net['mac'], mtu, cidr),
@@ -196,6 +197,9 @@ def _attach_host(netlink, net, mtu):
     host = netlink.link(net['veth'])
     bridge = netlink.link(net['bridge'])
     netlink.set_link(host['index'], master=bridge['index'], mtu=mtu, state='up')
+    # With br_netfilter, DNAT to a container on the same bridge is bridged back out the port the
+    # frame came in on: hairpin lets a container reach its own published port (as Docker does).
+    netlink.set_hairpin(host['index'])
 
 
 def _configure_peer(netlink, ns, net, cidr, mtu, current_addrs):

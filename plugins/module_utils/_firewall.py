@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 OWNED_PREFIX = 'CNET-'
 JUMP_COMMENT = 'cnet:jump'
 BUILTIN_CHAINS = {
@@ -165,6 +167,23 @@ def rule_diff(actual, desired):
     return flat(actual), flat(desired)
 
 
+UDP_DNAT_RE = re.compile(r'^-A CNET-DNAT .*-p udp -m udp --dport (\d+)(?::(\d+))? .*-j DNAT ')
+
+
+def udp_dnat_ports(actual, desired):
+    """Host UDP ports whose DNAT rules appear, change or go away: their conntrack entries are
+    stale (moby#8795: a client that kept sending keeps hitting the old destination)."""
+    def rules(tables):
+        return set(tables.get('nat', {}).get('chains', {}).get('CNET-DNAT', []))
+    ports = set()
+    for line in rules(actual) ^ rules(desired):
+        m = UDP_DNAT_RE.match(line)
+        if m:
+            start = int(m.group(1))
+            ports.update(range(start, int(m.group(2) or start) + 1))
+    return sorted(ports)
+
+
 class Firewall:
     """Reads all tables once, writes one iptables-restore transaction per changed table."""
 
@@ -194,6 +213,11 @@ class Firewall:
                 raise FirewallError('iptables-restore failed for table %s: %s\n%s'
                                     % (table, err.strip(), payloads[table]))
         self._saved = None
+
+    def flush_udp_conntrack(self, ports):
+        """Delete conntrack entries by original destination port (exit 1 means none matched)."""
+        for port in ports:
+            self._run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', str(port)])
 
     def drop_empty_tables(self, tables):
         """Remove tables the collection created once nothing at all is left in them (nft only)."""

@@ -119,6 +119,7 @@ class Manager:
                     step.action()
                 file_plan.apply()
                 self.firewall.apply(payloads)
+                self.firewall.flush_udp_conntrack(firewall.udp_dnat_ports(actual_rules, desired_rules))
                 self._drop_tables(new, desired_rules)
                 registry.write(new)
                 self.post_apply(new)

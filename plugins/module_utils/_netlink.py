@@ -111,6 +111,8 @@ class Netlink:
         index = msg['index']
         addrs = sorted('%s/%s' % (a.get_attr('IFA_ADDRESS'), a['prefixlen'])
                        for a in ipr.get_addr(index=index, family=socket.AF_INET))
+        port = info.get_attr('IFLA_INFO_SLAVE_DATA') if info and info.get_attr('IFLA_INFO_SLAVE_KIND') == 'bridge' \
+            else None
         return {
             'name': msg.get_attr('IFLA_IFNAME'),
             'index': index,
@@ -120,6 +122,7 @@ class Netlink:
             'up': bool(msg['flags'] & 1),
             'master': msg.get_attr('IFLA_MASTER'),
             'addrs': addrs,
+            'hairpin': bool(port.get_attr('IFLA_BRPORT_MODE')) if port is not None else None,
         }
 
     def default_gateway(self, ns=None):
@@ -137,6 +140,10 @@ class Netlink:
 
     def set_link(self, index, ns=None, **attrs):
         self.ipr(ns).link('set', index=index, **attrs)
+
+    def set_hairpin(self, index):
+        """Let a bridge port send frames back out where they came in (published-port hairpin)."""
+        self.ipr().brport('set', index=index, mode=1)
 
     def delete_link(self, index, ns=None):
         try:
@@ -183,3 +190,39 @@ class Netlink:
         self.forget(name)
         if netns_exists(name):
             pr_netns.remove(name)
+
+
+def listening_ports(proto):
+    """Ports with a bound socket in this namespace: {port: set(addresses)} ('0.0.0.0' for any).
+
+    TCP counts listeners only, UDP every bound socket; IPv6 wildcard sockets count as any address.
+    """
+    out = {}
+    for family, suffix in ((4, ''), (6, '6')):
+        try:
+            with open('/proc/net/%s%s' % (proto, suffix)) as f:
+                lines = f.read().splitlines()[1:]
+        except (IOError, OSError):
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            if proto == 'tcp' and state != '0A':
+                continue
+            addr_hex, port_hex = local.rsplit(':', 1)
+            if family == 4:
+                addr = socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr_hex)[::-1])
+            else:
+                addr = '0.0.0.0' if set(addr_hex) == {'0'} else None
+                if addr is None:
+                    continue  # a specific IPv6 address cannot clash with an IPv4 mapping
+            out.setdefault(int(port_hex, 16), set()).add(addr)
+    return out
+
+
+def host_addresses(netlink):
+    """Every IPv4 address of the host namespace."""
+    addrs = set()
+    for link in netlink.links():
+        addrs.update(a.split('/')[0] for a in link['addrs'])
+    return addrs

@@ -35,6 +35,52 @@ def bridge_rules(rs, name, bridge):
         rs.add('nat', 'CNET-POSTROUTING', '-s %s ! -o %s -j MASQUERADE' % (bridge['subnet'], name), owner)
 
 
+def _range(start, end, sep):
+    return str(start) if start == end else '%d%s%d' % (start, sep, end)
+
+
+def port_rules(rs, state, name):
+    """DNAT (from outside and from the host), forward accept, hairpin masquerade; loopback-only
+    publishes are also dropped in raw PREROUTING unless they come in on lo (Docker >= 28)."""
+    entry = state['ports'][name]
+    container = state['containers'].get(name)
+    if not container or not container['networks']:
+        return
+    net = container['networks'][0]
+    bridge, cip = net['bridge'], net['ip']
+    owner = 'port:' + name
+    sources = entry.get('allowed_sources') or [None]
+    for m in entry['mappings']:
+        p = m['proto']
+        hport = _range(m['host_port'], m['host_end'], ':')
+        cport = _range(m['port'], m['end'], ':')
+        to = '%s:%s' % (cip, _range(m['port'], m['end'], '-'))
+        dst = '' if m['host_ip'] == '0.0.0.0' else '-d %s/32 ' % m['host_ip']
+        for src in sources:
+            s = '-s %s ' % src if src else ''
+            rs.add('nat', 'CNET-DNAT', '%s%s-p %s -m %s --dport %s -j DNAT --to-destination %s'
+                   % (s, dst, p, p, hport, to), owner)
+            rs.add('filter', 'CNET-PORTS', '%s-d %s/32 ! -i %s -o %s -p %s -m %s --dport %s -j ACCEPT'
+                   % (s, cip, bridge, bridge, p, p, cport), owner)
+        rs.add('nat', 'CNET-POSTROUTING', '-s %s/32 -d %s/32 -p %s -m %s --dport %s -j MASQUERADE'
+               % (cip, cip, p, p, cport), owner)
+        if m['host_ip'].startswith('127.'):
+            rs.add('raw', 'CNET-RAW', '-d %s/32 ! -i lo -p %s -m %s --dport %s -j DROP'
+                   % (m['host_ip'], p, p, hport), owner)
+
+
+def localnet_bridges(state):
+    """Bridges that carry connections from the host's loopback to a published port (127.x or
+    wildcard host address): they need route_localnet and a masquerade of 127/8 sources."""
+    out = set()
+    for name, entry in state['ports'].items():
+        container = state['containers'].get(name)
+        if container and container['networks'] and any(
+                m['host_ip'] == '0.0.0.0' or m['host_ip'].startswith('127.') for m in entry['mappings']):
+            out.add(container['networks'][0]['bridge'])
+    return out
+
+
 def render(state):
     """The complete owned rule set for a registry document."""
     rs = Ruleset()
@@ -44,6 +90,10 @@ def render(state):
         rs.declare('filter', chain)
     for name in sorted(state['bridges']):
         bridge_rules(rs, name, state['bridges'][name])
+    for name in sorted(state['ports']):
+        port_rules(rs, state, name)
+    for bridge in sorted(localnet_bridges(state)):
+        rs.add('nat', 'CNET-POSTROUTING', '-s 127.0.0.0/8 -o %s -j MASQUERADE' % bridge, 'ports:' + bridge)
     for key in sorted(state['links']):
         link = state['links'][key]
         resolved = links.resolve(state, link)

@@ -132,7 +132,7 @@ container:
   contains:
     name: {description: Container name., type: str, returned: success}
     hostname: {description: Host name., type: str, returned: success}
-    netns_path: {description: Path of the network namespace, for C(NetworkNamespacePath=)., type: str, returned: success}
+    netns_path: {description: "Path of the network namespace, for C(NetworkNamespacePath=).", type: str, returned: success}
     ip: {description: Address on the first network., type: str, returned: success}
     gateway: {description: Default gateway., type: str, returned: success}
     networks:

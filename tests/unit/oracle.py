@@ -3,6 +3,7 @@
 import os
 
 ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'docker-20.10-links-oracle.txt')
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def text():

@@ -1,10 +1,20 @@
 """Container files: Docker's hosts layout, resolv.conf filtering, env quoting that survives anything."""
 
+import importlib.machinery
+import importlib.util
+import os
+
 import pytest
 
 import oracle
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
+
+
+EXEC_HELPER = os.path.join(oracle.ROOT, 'scripts', 'container-exec')
+_loader = importlib.machinery.SourceFileLoader('container_exec', EXEC_HELPER)
+container_exec = importlib.util.module_from_spec(importlib.util.spec_from_loader('container_exec', _loader))
+_loader.exec_module(container_exec)
 
 
 def state_with_link():
@@ -40,7 +50,7 @@ def test_env_values_round_trip(value):
     s = empty_state()
     s['containers']['c'] = {'hostname': 'h', 'networks': [], 'exposed_ports': [], 'env': {'K': value, 'DB.A_1': 'v'}}
     rendered = files.render_environment(s, 'c')
-    assert files.parse_environment(rendered) == {'K': value, 'DB.A_1': 'v'}
+    assert container_exec.parse_environment(rendered) == {'K': value, 'DB.A_1': 'v'}
 
 
 def test_resolv_conf_drops_loopback_resolvers_and_honours_dns_options():
