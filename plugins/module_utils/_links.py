@@ -127,6 +127,23 @@ def shared_network(receiver, source):
     return None
 
 
+def record(state, receiver, source, alias, field_prefix=''):
+    """The registry record of link `receiver` <- `source` as `alias` (validated against the registry)."""
+    f = field_prefix
+    check_name(receiver, f + 'receiver')
+    check_name(source, f + 'source')
+    check_name(alias, f + 'alias')
+    for field, name in ((f + 'receiver', receiver), (f + 'source', source)):
+        if name not in state['containers']:
+            raise ParamError("%s '%s' is not a container managed by seed.container_net.container_netns"
+                             % (field, name))
+    if receiver == source:
+        raise ParamError("%ssource '%s' is the receiver itself: a container cannot link to itself" % (f, source))
+    if shared_network(state['containers'][receiver], state['containers'][source]) is None:
+        raise ParamError("%ssource '%s' shares no network with receiver '%s'" % (f, source, receiver))
+    return {'receiver': receiver, 'source': source, 'alias': alias}
+
+
 def links_of(state, receiver):
     """The registry's links into `receiver`, in a stable order."""
     return [state['links'][k] for k in sorted(state['links']) if state['links'][k]['receiver'] == receiver]

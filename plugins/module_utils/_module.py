@@ -19,13 +19,15 @@ import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
+from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import (
     HAS_NETADDR, NETADDR_IMPORT_ERROR, ParamError)
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
-    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink)
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, host_addresses, listening_ports, read_sysctl)
 from ansible_collections.seed.container_net.plugins.module_utils._registry import (
     DEFAULT_REGISTRY_DIR, Registry)
 
@@ -80,8 +82,12 @@ class Manager:
         """The module's object(s) as shown in diff mode (secrets left out)."""
         return {}
 
-    def post_apply(self, state):
-        """Work that needs the applied kernel state (e.g. flushing conntrack); unless check mode."""
+    def host_reads(self):
+        """The host facts that port assignment needs, read at most once per run."""
+        def port_range():
+            low, high = (read_sysctl('net.ipv4.ip_local_port_range') or '32768 60999').split()
+            return int(low), int(high), ports.parse_port_list(read_sysctl('net.ipv4.ip_local_reserved_ports'))
+        return ports.HostReads(lambda: host_addresses(self.netlink), listening_ports, port_range)
 
     # ---- the shared run ------------------------------------------------------------------
     def run(self):
@@ -106,7 +112,7 @@ class Manager:
             new = copy.deepcopy(old)
             self.update(new)  # validates everything before anything is touched
 
-            steps = self.kernel_plan(old, new)
+            steps = self.kernel_plan(old, new) + bridges.sysctl_steps(old, new, self.module.run_command, Step)
             actual_rules = self.firewall.actual()
             desired_rules = rules.render(new).rendered()
             payloads = firewall.plan(actual_rules, desired_rules)
@@ -122,7 +128,6 @@ class Manager:
                 self.firewall.flush_udp_conntrack(firewall.udp_dnat_ports(actual_rules, desired_rules))
                 self._drop_tables(new, desired_rules)
                 registry.write(new)
-                self.post_apply(new)
 
             result = dict(changed=changed, **self.facts(new))
             if self.module._diff:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, seed.container_net contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Port specifications as Docker writes them (pure): exposed ports `N[-M][/proto]`."""
+"""Ports as Docker writes them (pure): exposed ports, `-p`/`-P` mappings, host port choice, clashes."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +10,8 @@ __metaclass__ = type
 import re
 
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import address as address_of
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import network_loose as network_of
 
 PROTOCOLS = ('tcp', 'udp', 'sctp')
 RANGE_RE = re.compile(r'^(\d+)(?:-(\d+))?$')
@@ -141,3 +143,96 @@ def describe(mapping):
     """A mapping as `docker port` prints it: 5432/tcp -> 127.0.0.1:15432."""
     return '%s/%s -> %s:%s' % (_join_range(mapping['port'], mapping['end']), mapping['proto'], mapping['host_ip'],
                                _join_range(mapping['host_port'], mapping['host_end']))
+
+
+class HostReads:
+    """What assignment needs to know of the host, read lazily once (injected, so assign stays pure)."""
+
+    def __init__(self, addresses, listeners, port_range):
+        self._addresses, self._listeners, self._range = addresses, listeners, port_range
+        self._cache = {}
+
+    def get(self, key, *args):
+        if (key,) + args not in self._cache:
+            source = {'addresses': self._addresses, 'listeners': self._listeners, 'range': self._range}[key]
+            self._cache[(key,) + args] = source(*args)
+        return self._cache[(key,) + args]
+
+
+def assign(specs, default_ip, previous, others, reads):
+    """Fill host addresses and ports of parsed specs; refuse clashes; keep ports chosen on earlier runs.
+
+    `specs` are (spec, field) pairs; `previous` the container's mappings of the last run; `others`
+    every other container's mappings.
+    """
+    done = []
+    for spec, field in specs:
+        spec = dict(spec, host_ip=spec['host_ip'] or default_ip)
+        addr = str(address_of(spec['host_ip'], field + ' host_ip'))
+        if addr != '0.0.0.0' and not addr.startswith('127.') and addr not in reads.get('addresses'):
+            raise ParamError("%s host_ip '%s' is not an address of this host" % (field, addr))
+        spec['host_ip'] = addr
+        size = spec['end'] - spec['port']
+        spec['random'] = spec['host_port'] is None
+        same = [m for m in previous if all(m[k] == spec[k] for k in ('host_ip', 'port', 'end', 'proto', 'random'))
+                and (spec['random'] or m['host_port'] == spec['host_port'])]
+        listeners = reads.get('listeners', spec['proto']) if spec['proto'] in ('tcp', 'udp') else {}
+        if spec['random'] and same:
+            spec['host_port'], spec['host_end'] = same[0]['host_port'], same[0]['host_end']
+        elif spec['random']:
+            low, high, reserved = reads.get('range')
+            taken = set(p for m in others + done if m['proto'] == spec['proto']
+                        for p in range(m['host_port'], m['host_end'] + 1))
+            start = free_block(size + 1, low, high, reserved, taken | set(listeners))
+            if start is None:
+                raise ParamError("%s: no free host port left in %d-%d" % (field, low, high))
+            spec['host_port'], spec['host_end'] = start, start + size
+        for m in others + done:
+            if overlapping(spec, m):
+                raise ParamError("%s %s clashes with published port %s" % (field, describe(spec), describe(m)))
+        if not same:  # a port this mapping already held is not someone else's listener
+            for port in range(spec['host_port'], spec['host_end'] + 1):
+                bound = listeners.get(port, set())
+                if bound and (spec['host_ip'] == '0.0.0.0' or spec['host_ip'] in bound or '0.0.0.0' in bound):
+                    raise ParamError("%s %s clashes with a socket listening on %s:%d/%s"
+                                     % (field, describe(spec), sorted(bound)[0], port, spec['proto']))
+        done.append(spec)
+    return done
+
+
+def record(name, params, state, reads):
+    """The registry entry of a container's published ports from port_publish's parameters."""
+    container = state['containers'].get(name)
+    if container is None:
+        raise ParamError("container '%s' is not a container managed by seed.container_net.container_netns" % name)
+    bridge_name = container['networks'][0]['bridge']
+    bridge = state['bridges'][bridge_name]
+    if bridge['internal']:
+        raise ParamError("container '%s' is on internal bridge '%s', which cannot publish ports" % (name, bridge_name))
+    sources = [str(network_of(c, 'allowed_sources[%d]' % i).cidr)
+               for i, c in enumerate(params.get('allowed_sources') or [])]
+    specs = [(parse_publish(p, 'ports[%d]' % i), 'ports[%d]' % i) for i, p in enumerate(params.get('ports') or [])]
+    if params.get('publish_all'):
+        for exposed in container['exposed_ports']:
+            specs.append(({'host_ip': '', 'port': exposed['port'], 'end': exposed.get('end', exposed['port']),
+                           'proto': exposed['proto'], 'host_port': None, 'host_end': None},
+                          'publish_all (%s)' % format_exposed(exposed)))
+    previous = state['ports'].get(name, {}).get('mappings', [])
+    others = [m for c, e in state['ports'].items() if c != name for m in e['mappings']]
+    mappings = assign(specs, bridge['host_binding_ipv4'], previous, others, reads)
+    return {'mappings': mappings, 'allowed_sources': sources, 'publish_all': bool(params.get('publish_all'))}
+
+
+def facts(state, name):
+    entry = state['ports'].get(name)
+    if not entry:
+        return {}
+    return {
+        'container': name,
+        'container_ip': state['containers'][name]['networks'][0]['ip'],
+        'mappings': [{'host_ip': m['host_ip'], 'host_port': m['host_port'], 'host_port_end': m['host_end'],
+                      'container_port': m['port'], 'container_port_end': m['end'], 'protocol': m['proto'],
+                      'random': m['random']} for m in entry['mappings']],
+        'docker_port': [describe(m) for m in entry['mappings']],
+        'allowed_sources': entry['allowed_sources'],
+    }

@@ -110,7 +110,6 @@ link:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, common_args
 
 MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
@@ -128,21 +127,12 @@ class LinkManager(Manager):
         return self.params['alias'] if self.params['alias'] is not None else self.params['source']
 
     def update(self, state):
-        receiver = links.check_name(self.params['receiver'], 'receiver')
-        source = links.check_name(self.params['source'], 'source')
-        alias = links.check_name(self.alias, 'alias')
         if self.params['state'] == 'absent':
+            for field in ('receiver', 'source', 'alias'):
+                links.check_name(self.params[field] if field != 'alias' else self.alias, field)
             state['links'].pop(self.key, None)
-            return
-        for field, name in (('receiver', receiver), ('source', source)):
-            if name not in state['containers']:
-                raise ParamError("%s '%s' is not a container managed by seed.container_net.container_netns"
-                                 % (field, name))
-        if receiver == source:
-            raise ParamError("source '%s' is the receiver itself: a container cannot link to itself" % source)
-        if links.shared_network(state['containers'][receiver], state['containers'][source]) is None:
-            raise ParamError("source '%s' shares no network with receiver '%s'" % (source, receiver))
-        state['links'][self.key] = {'receiver': receiver, 'source': source, 'alias': alias}
+        else:
+            state['links'][self.key] = links.record(state, self.params['receiver'], self.params['source'], self.alias)
 
     def facts(self, state):
         link = state['links'].get(self.key)

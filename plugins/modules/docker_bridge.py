@@ -104,114 +104,32 @@ bridge:
     containers: []
 '''
 
-import re
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
+from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
-from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
-    IFNAMSIZ, read_sysctl, write_sysctl)
 
-IFNAME_RE = re.compile(r'^[^\s/:]+$')
-
-
-def host_sysctl_steps(netlink, state, module):
-    """ip_forward for bridges that route, br_netfilter for bridges that filter bridged frames."""
-    steps = []
-    if any(not b['internal'] for b in state['bridges'].values()) and read_sysctl('net.ipv4.ip_forward') != '1':
-        steps.append(Step('sysctl net.ipv4.ip_forward=1', lambda: write_sysctl('net.ipv4.ip_forward', 1)))
-    if any(not b['icc'] for b in state['bridges'].values()):
-        key = 'net.bridge.bridge-nf-call-iptables'
-        if read_sysctl(key) is None:
-            def load():
-                module.run_command(['modprobe', 'br_netfilter'], check_rc=True)
-                write_sysctl(key, 1)
-            steps.append(Step('load br_netfilter; sysctl %s=1' % key, load))
-        elif read_sysctl(key) != '1':
-            steps.append(Step('sysctl %s=1' % key, lambda: write_sysctl(key, 1)))
-    return steps
+BRIDGE_PARAMS = ('subnet', 'gateway', 'ip_range', 'mtu', 'icc', 'ip_masquerade', 'internal', 'host_binding_ipv4')
 
 
 class BridgeManager(Manager):
     kind = 'docker_bridge'
 
     def update(self, state):
-        p = self.params
-        name = p['name']
-        if len(name.encode('utf-8')) > IFNAMSIZ or not IFNAME_RE.match(name) or name in ('.', '..'):
-            raise ParamError("name '%s' is not a valid interface name (at most %d bytes, no '/', ':' or spaces)"
-                             % (name, IFNAMSIZ))
-        users = sorted(c for c, spec in state['containers'].items()
-                       if any(n['bridge'] == name for n in spec['networks']))
-        if p['state'] == 'absent':
-            if users:
-                raise ParamError("name: bridge '%s' still has containers attached: %s" % (name, ', '.join(users)))
+        name = bridges.check_ifname(self.params['name'])
+        if self.params['state'] == 'absent':
+            bridges.check_removable(state, name)
             state['bridges'].pop(name, None)
-            return
-        existing = self.netlink.link(name)
-        if existing is not None and existing['kind'] != 'bridge' and name not in state['bridges']:
-            raise ParamError("name '%s' exists as a %s interface, not a bridge" % (name, existing['kind'] or 'physical'))
-        if not 68 <= p['mtu'] <= 65535:
-            raise ParamError("mtu '%s' is out of range (68-65535)" % p['mtu'])
-        ipam.address(p['host_binding_ipv4'], 'host_binding_ipv4')
-        bridge = ipam.bridge_addressing(p['subnet'], p['gateway'], p['ip_range'])
-        for other, spec in sorted(state['bridges'].items()):
-            if other != name and ipam.overlaps(spec['subnet'], bridge['subnet']):
-                raise ParamError("subnet '%s' overlaps subnet %s of bridge '%s'" % (bridge['subnet'], spec['subnet'], other))
-        old = state['bridges'].get(name)
-        if old and users and (old['subnet'], old['gateway']) != (bridge['subnet'], bridge['gateway']):
-            raise ParamError("subnet: bridge '%s' has containers attached (%s); detach them before readdressing"
-                             % (name, ', '.join(users)))
-        bridge.update(mtu=p['mtu'], icc=p['icc'], ip_masquerade=p['ip_masquerade'], internal=p['internal'],
-                      host_binding_ipv4=p['host_binding_ipv4'])
-        state['bridges'][name] = bridge
+        else:
+            params = dict((k, self.params[k]) for k in BRIDGE_PARAMS)
+            state['bridges'][name] = bridges.record(name, params, state, self.netlink.link(name))
 
     def kernel_plan(self, old, new):
         name = self.params['name']
-        nl = self.netlink
-        link = nl.link(name)
-        steps = []
-        if name not in new['bridges']:
-            if link is not None and link['kind'] == 'bridge':
-                steps.append(Step('delete bridge %s' % name, lambda: nl.delete_link(link['index'])))
-            return steps
-        want = new['bridges'][name]
-        want_addr = '%s/%d' % (want['gateway'], want['prefixlen'])
-        if link is None:
-            def create():
-                created = nl.add_bridge(name, want['mtu'])
-                # An explicit MAC keeps the kernel from changing it as ports come and go.
-                nl.set_link(created['index'], address=ipam.mac_for(want['gateway']))
-                nl.add_addr(created['index'], want_addr)
-                nl.set_link(created['index'], state='up')
-            steps.append(Step('create bridge %s mtu %d address %s' % (name, want['mtu'], want_addr), create))
-        else:
-            index = link['index']
-            if link['mtu'] != want['mtu']:
-                steps.append(Step('set %s mtu %d' % (name, want['mtu']),
-                                  lambda: nl.set_link(index, mtu=want['mtu'])))
-            for addr in link['addrs']:
-                if addr != want_addr:
-                    steps.append(Step('remove address %s from %s' % (addr, name),
-                                      lambda a=addr: nl.del_addr(index, a)))
-            if want_addr not in link['addrs']:
-                steps.append(Step('add address %s to %s' % (want_addr, name), lambda: nl.add_addr(index, want_addr)))
-            if not link['up']:
-                steps.append(Step('set %s up' % name, lambda: nl.set_link(index, state='up')))
-        return steps + host_sysctl_steps(nl, new, self.module)
+        return bridges.steps(self.netlink, name, new['bridges'].get(name), self.netlink.link(name), Step)
 
     def facts(self, state):
-        name = self.params['name']
-        bridge = state['bridges'].get(name)
-        if bridge is None:
-            return {'bridge': {}}
-        out = dict(bridge, name=name)
-        out.pop('prefixlen', None)
-        out['containers'] = sorted(c for c, spec in state['containers'].items()
-                                   if any(n['bridge'] == name for n in spec['networks']))
-        return {'bridge': out}
+        return {'bridge': bridges.facts(state, self.params['name'])}
 
     def view(self, state):
         return self.facts(state)['bridge']
