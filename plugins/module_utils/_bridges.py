@@ -110,7 +110,7 @@ def sysctl_steps(old, new, run_command, step):
         elif read_sysctl(key) != '1':
             out.append(step('sysctl %s=1' % key, lambda: write_sysctl(key, 1)))
     want, had = rules.localnet_bridges(new), rules.localnet_bridges(old)
-    for bridge in sorted(want | had):
+    for bridge in sorted(want | (had & set(new['bridges']))):  # a deleted bridge takes its sysctls along
         key = 'net.ipv4.conf.%s.route_localnet' % bridge
         value = '1' if bridge in want else '0'
         current = read_sysctl(key)

@@ -67,10 +67,9 @@ def render_resolv_conf(container, host_resolv):
 
 
 def quote_env_value(value):
-    """Double quotes with \\ " $ ` escaped: read the same by systemd's EnvironmentFile= and by
-    container-exec, so spaces, empty values, '=', quotes and '$' survive unchanged."""
-    escaped = ''.join('\\' + c if c in '\\"$`' else c for c in value)
-    return '"%s"' % escaped.replace('\n', '\\n')
+    """Double quotes with \\ " $ ` escaped, newlines kept literally inside the quotes: what systemd's
+    EnvironmentFile= reads back unchanged (and container-exec alike), spaces, '=', quotes and '$' too."""
+    return '"%s"' % ''.join('\\' + c if c in '\\"$`' else c for c in value)
 
 
 def container_env(state, name):

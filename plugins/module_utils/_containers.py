@@ -121,14 +121,16 @@ def forget(state, name):
         del state['links'][key]
 
 
-def steps(netlink, name, old, new, bridges, step):
+def steps(netlink, name, old, new, bridges, step, host_links=None):
     """Kernel steps that take container `name` from what is there to record `new` (None: gone).
 
-    `step(description, action)` builds one step; nothing here writes.
+    `step(description, action)` builds one step; nothing here writes. `host_links` (name -> link)
+    lets a caller planning many containers dump the host's links once.
     """
     out = []
     exists = netns_exists(name)
-    host_links = dict((l['name'], l) for l in netlink.links())
+    if host_links is None:
+        host_links = dict((l['name'], l) for l in netlink.links())
     wanted = dict((n['veth'], n) for n in (new or {}).get('networks', []))
     # veths of networks no longer wanted (or of a container going away) are deleted explicitly:
     # deleting the namespace alone frees them asynchronously, after the run has returned.
@@ -182,7 +184,7 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
         out.append(step('create veth %s <-> %s:%s on %s, %s' % (net['veth'], name, net['ifname'], net['bridge'], cidr),
                         create))
         return out
-    bridge_link = netlink.link(net['bridge'])
+    bridge_link = host_links.get(net['bridge']) or netlink.link(net['bridge'])
     if host['master'] != (bridge_link or {}).get('index') or host['mtu'] != mtu or not host['up'] \
             or not host['hairpin']:
         out.append(step('attach %s to %s, mtu %d, hairpin, up' % (net['veth'], net['bridge'], mtu),

@@ -58,6 +58,7 @@ class Manager:
     """Subclasses set `kind` and implement update(), kernel_plan() and facts()."""
 
     kind = None
+    read_only = False  # report what a run would do (drift), never write
 
     def __init__(self, module):
         self.module = module
@@ -104,7 +105,7 @@ class Manager:
         self.module.exit_json(**result)
 
     def _run(self):
-        registry = Registry(self.params['registry_dir'], create=not self.check_mode)
+        registry = Registry(self.params['registry_dir'], create=not (self.check_mode or self.read_only))
         with registry, Netlink() as netlink:
             self.netlink = netlink
             self.firewall = firewall.Firewall(self.module.run_command)
@@ -120,6 +121,15 @@ class Manager:
             self._track_tables(new, payloads)
 
             changed = bool(steps or payloads or file_plan.changes or new != old)
+            if self.read_only:
+                return dict(changed=False, drift={
+                    'kernel': [str(s) for s in steps],
+                    'firewall_tables': sorted(payloads),
+                    'firewall': dict(zip(('actual', 'expected'), firewall.rule_diff(actual_rules, desired_rules)))
+                    if payloads else {},
+                    'files': file_plan.changes,
+                    'in_sync': not changed,
+                }, **self.facts(new))
             if changed and not self.check_mode:
                 for step in steps:
                     step.action()

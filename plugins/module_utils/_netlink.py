@@ -94,34 +94,36 @@ class Netlink:
 
     # ---- reading -------------------------------------------------------------------------
     def link(self, name, ns=None):
-        """A link as a plain dict, or None: name, index, kind, mtu, mac, state, master, addrs."""
+        """A link as a plain dict, or None: name, index, kind, mtu, mac, up, master, addrs, hairpin."""
         ipr = self.ipr(ns)
         idx = ipr.link_lookup(ifname=name)
         if not idx:
             return None
-        return self._link_dict(ipr, ipr.get_links(idx[0])[0])
+        addrs = ipr.get_addr(index=idx[0], family=socket.AF_INET)
+        return self._link_dict(ipr.get_links(idx[0])[0], addrs)
 
     def links(self, ns=None):
+        """Every link of a namespace, from one link dump and one address dump."""
         ipr = self.ipr(ns)
-        return [self._link_dict(ipr, msg) for msg in ipr.get_links()]
+        addrs = {}
+        for a in ipr.get_addr(family=socket.AF_INET):
+            addrs.setdefault(a['index'], []).append(a)
+        return [self._link_dict(msg, addrs.get(msg['index'], [])) for msg in ipr.get_links()]
 
     @staticmethod
-    def _link_dict(ipr, msg):
+    def _link_dict(msg, addr_msgs):
         info = msg.get_attr('IFLA_LINKINFO')
-        index = msg['index']
-        addrs = sorted('%s/%s' % (a.get_attr('IFA_ADDRESS'), a['prefixlen'])
-                       for a in ipr.get_addr(index=index, family=socket.AF_INET))
         port = info.get_attr('IFLA_INFO_SLAVE_DATA') if info and info.get_attr('IFLA_INFO_SLAVE_KIND') == 'bridge' \
             else None
         return {
             'name': msg.get_attr('IFLA_IFNAME'),
-            'index': index,
+            'index': msg['index'],
             'kind': info.get_attr('IFLA_INFO_KIND') if info else None,
             'mtu': msg.get_attr('IFLA_MTU'),
             'mac': msg.get_attr('IFLA_ADDRESS'),
             'up': bool(msg['flags'] & 1),
             'master': msg.get_attr('IFLA_MASTER'),
-            'addrs': addrs,
+            'addrs': sorted('%s/%s' % (a.get_attr('IFA_ADDRESS'), a['prefixlen']) for a in addr_msgs),
             'hairpin': bool(port.get_attr('IFLA_BRPORT_MODE')) if port is not None else None,
         }
 

@@ -163,7 +163,7 @@ def assign(specs, default_ip, previous, others, reads):
     """Fill host addresses and ports of parsed specs; refuse clashes; keep ports chosen on earlier runs.
 
     `specs` are (spec, field) pairs; `previous` the container's mappings of the last run; `others`
-    every other container's mappings.
+    every other container's mappings (with their `owner`, for the error message).
     """
     done = []
     for spec, field in specs:
@@ -189,7 +189,8 @@ def assign(specs, default_ip, previous, others, reads):
             spec['host_port'], spec['host_end'] = start, start + size
         for m in others + done:
             if overlapping(spec, m):
-                raise ParamError("%s %s clashes with published port %s" % (field, describe(spec), describe(m)))
+                owner = " of container '%s'" % m['owner'] if m.get('owner') else ''
+                raise ParamError("%s %s clashes with published port %s%s" % (field, describe(spec), describe(m), owner))
         if not same:  # a port this mapping already held is not someone else's listener
             for port in range(spec['host_port'], spec['host_end'] + 1):
                 bound = listeners.get(port, set())
@@ -218,7 +219,7 @@ def record(name, params, state, reads):
                            'proto': exposed['proto'], 'host_port': None, 'host_end': None},
                           'publish_all (%s)' % format_exposed(exposed)))
     previous = state['ports'].get(name, {}).get('mappings', [])
-    others = [m for c, e in state['ports'].items() if c != name for m in e['mappings']]
+    others = [dict(m, owner=c) for c, e in state['ports'].items() if c != name for m in e['mappings']]
     mappings = assign(specs, bridge['host_binding_ipv4'], previous, others, reads)
     return {'mappings': mappings, 'allowed_sources': sources, 'publish_all': bool(params.get('publish_all'))}
 

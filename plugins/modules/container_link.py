@@ -22,7 +22,7 @@ description:
   - Everything is rendered from the registry, so when the source gets a new address (re-created, moved
     to another network) the next run of any module of the collection updates env, hosts line and rules
     (Docker leaves them stale, moby#10164, moby#24043).
-  - Use C(container-exec RECEIVER -- COMMAND) (shipped in C(scripts/) and installed by the host role) to
+  - Use C(container-exec RECEIVER -- COMMAND) (installed by the C(seed.container_net.host) role) to
     run a command in the receiver with its environment.
 author:
   - seed.container_net developers (@seed)

@@ -98,6 +98,18 @@ class Lab:
             raise AssertionError('playbook failed:\n%s\n%s' % (out.stdout, out.stderr))
         return out
 
+    def playbook_file(self, playbook, inventory, extra_vars, check=False):
+        """One of the collection's own playbooks with its inventory, inside the lab."""
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections_path, ANSIBLE_LOCALHOST_WARNING='false',
+                   ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='default', ANSIBLE_RETRY_FILES_ENABLED='0')
+        cmd = ['nsenter', '--net=/run/netns/%s' % self.ns,
+               os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+               '-i', os.path.join(ROOT, inventory), '-e', json.dumps(extra_vars), os.path.join(ROOT, playbook)]
+        out = sh(cmd, check=False, env=env, timeout=900)
+        if check and out.returncode != 0:
+            raise AssertionError('playbook failed:\n%s\n%s' % (out.stdout, out.stderr))
+        return out
+
     # ---- topology helpers ---------------------------------------------------------------------
     def add_peer(self, short, lab_cidr, peer_cidr):
         """Another namespace wired to the lab host by a veth (an upstream or an outside client)."""

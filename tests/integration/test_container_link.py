@@ -11,7 +11,7 @@ from labhost import ROOT, iptables_save, tcp_request, udp_request
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit'))
 import oracle  # noqa: E402  pylint: disable=wrong-import-position
 
-CONTAINER_EXEC = os.path.join(ROOT, 'scripts', 'container-exec')
+CONTAINER_EXEC = os.path.join(ROOT, 'roles', 'host', 'files', 'container-exec')
 LABDB_ENV = {'POSTGRES_PASSWORD': 'secret', 'MULTI_WORD': 'a b  c', 'EMPTY': '',
              'PATH': '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'IMG_VAR': 'from-image'}
 

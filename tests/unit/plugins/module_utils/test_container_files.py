@@ -11,7 +11,7 @@ from ansible_collections.seed.container_net.plugins.module_utils import _contain
 from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
 
 
-EXEC_HELPER = os.path.join(oracle.ROOT, 'scripts', 'container-exec')
+EXEC_HELPER = os.path.join(oracle.ROOT, 'roles', 'host', 'files', 'container-exec')
 _loader = importlib.machinery.SourceFileLoader('container_exec', EXEC_HELPER)
 container_exec = importlib.util.module_from_spec(importlib.util.spec_from_loader('container_exec', _loader))
 _loader.exec_module(container_exec)

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A whole host in one call: apply a declaration of bridges and containers (with their links and
+published ports) to the registry, and plan the kernel steps for every object at once.
+
+Each object is validated by the same functions the single-object modules use; every problem is
+collected, so one run reports all of them before anything on the host changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
+from ansible_collections.seed.container_net.plugins.module_utils import _containers as containers
+from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
+
+BRIDGE_KEYS = ('subnet', 'gateway', 'ip_range', 'mtu', 'icc', 'ip_masquerade', 'internal', 'host_binding_ipv4')
+
+
+class Problems:
+    """Collects ParamErrors with the place in the declaration they belong to."""
+
+    def __init__(self):
+        self.items = []
+
+    def attempt(self, where, fn, *args):
+        try:
+            return fn(*args)
+        except ParamError as e:
+            self.items.append('%s: %s' % (where, e))
+            return None
+
+    def add(self, where, message):
+        self.items.append('%s: %s' % (where, message))
+
+    def raise_if_any(self):
+        if self.items:
+            raise ParamError('%d problem%s in the declaration, nothing was changed:\n- %s'
+                             % (len(self.items), '' if len(self.items) == 1 else 's', '\n- '.join(self.items)))
+
+
+def parse_link(entry):
+    """`SOURCE[:ALIAS]` (Docker's --link) or {source, alias}."""
+    if isinstance(entry, dict):
+        return entry.get('source'), entry.get('alias') or entry.get('source')
+    source, dummy, alias = str(entry).partition(':')
+    return source, alias or source
+
+
+def _where(kind, i, entry):
+    name = entry.get('name') if isinstance(entry, dict) else None
+    return "%s[%d] '%s'" % (kind, i, name) if name else '%s[%d]' % (kind, i)
+
+
+def _duplicates(problems, kind, entries):
+    seen = {}
+    for i, entry in enumerate(entries):
+        name = entry.get('name')
+        if name is None:
+            problems.add('%s[%d]' % (kind, i), 'name is required')
+        elif name in seen:
+            problems.add(_where(kind, i, entry), 'duplicate name (also %s[%d])' % (kind, seen[name]))
+        else:
+            seen[name] = i
+    return seen
+
+
+def declare(state, bridge_decl, container_decl, prune, netlink, reads):
+    """Change registry `state` to the declaration; raise one ParamError listing every problem."""
+    problems = Problems()
+    bridge_names = _duplicates(problems, 'bridges', bridge_decl)
+    container_names = _duplicates(problems, 'containers', container_decl)
+    if prune:
+        for name in sorted(set(state['containers']) - set(container_names)):
+            containers.forget(state, name)
+    for i, b in enumerate(bridge_decl):
+        where = _where('bridges', i, b)
+        rec = problems.attempt(where, bridges.record, b.get('name'), dict((k, b.get(k)) for k in BRIDGE_KEYS),
+                               state, netlink.link(b['name']) if b.get('name') else None)
+        if rec:
+            state['bridges'][b['name']] = rec
+    for i, c in enumerate(container_decl):
+        rec = problems.attempt(_where('containers', i, c), containers.record, c, state)
+        if rec:
+            state['containers'][c['name']] = rec
+    for name in container_names:  # a declared container's links and ports are exactly the declared ones
+        for key in [k for k, l in state['links'].items() if l['receiver'] == name]:
+            del state['links'][key]
+        state['ports'].pop(name, None)
+    for i, c in enumerate(container_decl):
+        where = _where('containers', i, c)
+        if c.get('name') not in state['containers']:
+            continue
+        for j, entry in enumerate(c.get('links') or []):
+            source, alias = parse_link(entry)
+            if source not in container_names:
+                problems.add('%s links[%d]' % (where, j), "source '%s' is not a declared container" % source)
+                continue
+            rec = problems.attempt('%s links[%d]' % (where, j), links.record, state, c['name'], source, alias)
+            if rec:
+                state['links'][links.link_key(c['name'], alias)] = rec
+        if c.get('ports') or c.get('publish_all'):
+            rec = problems.attempt(where, ports.record, c['name'], c, state, reads)
+            if rec:
+                state['ports'][c['name']] = rec
+    if prune:
+        for name in sorted(set(state['bridges']) - set(bridge_names)):
+            if problems.attempt("bridge '%s' (pruned)" % name, bridges.check_removable, state, name) is None \
+                    and not bridges.attached(state, name):
+                del state['bridges'][name]
+    problems.raise_if_any()
+
+
+def remove(state, bridge_decl, container_decl):
+    """Take the declared objects off the host (state: absent), containers before their bridges."""
+    for c in container_decl:
+        containers.forget(state, c.get('name'))
+    for b in bridge_decl:
+        if b.get('name') in state['bridges']:
+            bridges.check_removable(state, b['name'])
+            del state['bridges'][b['name']]
+
+
+def host_steps(netlink, old, new, step):
+    """Kernel steps for every bridge and container of `old` and `new`, from one dump of host links."""
+    host_links = dict((l['name'], l) for l in netlink.links())
+    out = []
+    for name in sorted(new['bridges']):
+        out.extend(bridges.steps(netlink, name, new['bridges'][name], host_links.get(name), step))
+    for name in sorted(set(old['containers']) | set(new['containers'])):
+        out.extend(containers.steps(netlink, name, old['containers'].get(name), new['containers'].get(name),
+                                    new['bridges'], step, host_links=host_links))
+    for name in sorted(set(old['bridges']) - set(new['bridges'])):
+        out.extend(bridges.steps(netlink, name, None, host_links.get(name), step))
+    return out
+
+
+def facts(state, etc_dir):
+    """Everything in force, by kind; link env values from the source's env are masked."""
+    link_facts = {}
+    for key in sorted(state['links']):
+        link = state['links'][key]
+        resolved = links.resolve(state, link)
+        link_facts[key] = dict(link, bridge=resolved['bridge'] if resolved else None,
+                               hosts_line=resolved['hosts_line'] if resolved else None)
+    return {
+        'bridges': dict((n, bridges.facts(state, n)) for n in sorted(state['bridges'])),
+        'containers': dict((n, containers.facts(n, state['containers'][n], state['bridges'], etc_dir))
+                           for n in sorted(state['containers'])),
+        'links': link_facts,
+        'ports': dict((n, ports.facts(state, n)) for n in sorted(state['ports'])),
+    }

@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: container_net_topology
+short_description: Converge a host's bridges, containers, links and published ports in one call
+version_added: 0.1.0
+description:
+  - Applies a whole declaration (what M(seed.container_net.docker_bridge), M(seed.container_net.container_netns),
+    M(seed.container_net.container_link) and M(seed.container_net.port_publish) do one object at a time) in a
+    single module call, with the same semantics, so a host with hundreds of containers converges in seconds
+    rather than one Ansible task per object.
+  - The whole declaration is validated before anything is touched; every problem (duplicate names, links to
+    undeclared containers, clashing host ports, bad addresses, ...) is reported in one error.
+  - A declared container's O(containers[].links) and O(containers[].ports) are the complete set for it.
+    With O(prune=true), bridges and containers the registry holds but the declaration does not are removed.
+author:
+  - seed.container_net developers (@seed)
+extends_documentation_fragment:
+  - seed.container_net.common
+  - seed.container_net.common.attributes
+options:
+  bridges:
+    description: Bridges, with the options of M(seed.container_net.docker_bridge).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Bridge name (at most 15 bytes)., type: str, required: true}
+      subnet: {description: IPv4 subnet (CIDR)., type: str, required: true}
+      gateway: {description: Bridge address; default the first host of the subnet., type: str}
+      ip_range: {description: Sub-range addresses are allocated from., type: str}
+      mtu: {description: MTU of the bridge and its veths., type: int, default: 1500}
+      icc: {description: Inter-container communication; V(false) leaves only linked ports open., type: bool, default: true}
+      ip_masquerade: {description: Masquerade traffic leaving the subnet., type: bool, default: true}
+      internal: {description: No traffic between the bridge and other interfaces., type: bool, default: false}
+      host_binding_ipv4: {description: Default host address of published ports., type: str, default: 0.0.0.0}
+  containers:
+    description: Containers, with the options of M(seed.container_net.container_netns) plus their links and ports.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Container name (also its netns name)., type: str, required: true}
+      bridge: {description: Shorthand for one network., type: str}
+      networks:
+        description: Networks; the first carries the default route.
+        type: list
+        elements: dict
+        suboptions:
+          bridge: {description: Bridge name., type: str, required: true}
+          ip: {description: Static address., type: str}
+          mac: {description: MAC address., type: str}
+      hostname: {description: Host name; default a kept 12-hex-digit id., type: str}
+      exposed_ports: {description: "Exposed ports (C(5432/tcp), C(53/udp), C(7000-7002/tcp)).", type: list, elements: str, default: []}
+      env: {description: The container's environment (secret; mode 0600 file)., type: dict, default: {}}
+      dns: {description: Name servers., type: list, elements: str, default: []}
+      dns_search: {description: Search domains., type: list, elements: str, default: []}
+      dns_options: {description: resolv.conf options., type: list, elements: str, default: []}
+      extra_hosts: {description: "C(HOST:IP) hosts lines.", type: list, elements: str, default: []}
+      links:
+        description: "Links into this container: Docker's C(SOURCE[:ALIAS]) strings or dicts with C(source) and C(alias)."
+        type: list
+        elements: raw
+        default: []
+      ports:
+        description: Published ports, in the forms of M(seed.container_net.port_publish).
+        type: list
+        elements: raw
+        default: []
+      publish_all: {description: Publish every exposed port on a free host port (Docker C(-P))., type: bool, default: false}
+      allowed_sources: {description: CIDRs that may connect to the published ports., type: list, elements: str, default: []}
+  prune:
+    description: Remove bridges and containers that the registry holds and the declaration does not.
+    type: bool
+    default: false
+  state:
+    description: V(absent) removes the declared containers and bridges (with their links and ports).
+    type: str
+    choices: [present, absent]
+    default: present
+'''
+
+EXAMPLES = r'''
+- name: The web + db topology
+  seed.container_net.container_net_topology:
+    bridges:
+      - name: cnet0
+        subnet: 172.30.0.0/24
+        icc: false
+    containers:
+      - name: db
+        bridge: cnet0
+        hostname: db
+        exposed_ports: [5432/tcp]
+        env: {POSTGRES_PASSWORD: "{{ vault_db_password }}"}
+      - name: web
+        bridge: cnet0
+        links: ["db:database"]
+        ports: ["8080:8080"]
+    prune: true
+'''
+
+RETURN = r'''
+bridges:
+  description: Bridges in force, by name.
+  returned: always
+  type: dict
+containers:
+  description: Containers in force, by name.
+  returned: always
+  type: dict
+links:
+  description: Links in force, by C(RECEIVER/ALIAS).
+  returned: always
+  type: dict
+ports:
+  description: Published ports in force, by container.
+  returned: always
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
+from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
+
+
+class TopologyManager(Manager):
+    kind = 'container_net_topology'
+
+    def update(self, state):
+        if self.params['state'] == 'absent':
+            topology.remove(state, self.params['bridges'], self.params['containers'])
+        else:
+            topology.declare(state, self.params['bridges'], self.params['containers'], self.params['prune'],
+                             self.netlink, self.host_reads())
+
+    def kernel_plan(self, old, new):
+        return topology.host_steps(self.netlink, old, new, Step)
+
+    def facts(self, state):
+        return topology.facts(state, self.params['netns_etc_dir'])
+
+    def view(self, state):
+        facts = self.facts(state)
+        return {'bridges': sorted(facts['bridges']),
+                'containers': dict((n, c['ip']) for n, c in facts['containers'].items()),
+                'links': sorted(facts['links']),
+                'ports': dict((n, p['docker_port']) for n, p in facts['ports'].items())}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=common_args(
+            bridges=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                subnet=dict(type='str', required=True),
+                gateway=dict(type='str'),
+                ip_range=dict(type='str'),
+                mtu=dict(type='int', default=1500),
+                icc=dict(type='bool', default=True),
+                ip_masquerade=dict(type='bool', default=True),
+                internal=dict(type='bool', default=False),
+                host_binding_ipv4=dict(type='str', default='0.0.0.0'),
+            )),
+            containers=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                bridge=dict(type='str'),
+                networks=dict(type='list', elements='dict', options=dict(
+                    bridge=dict(type='str', required=True),
+                    ip=dict(type='str'),
+                    mac=dict(type='str'),
+                )),
+                hostname=dict(type='str'),
+                exposed_ports=dict(type='list', elements='str', default=[]),
+                env=dict(type='dict', default={}, no_log=True),
+                dns=dict(type='list', elements='str', default=[]),
+                dns_search=dict(type='list', elements='str', default=[]),
+                dns_options=dict(type='list', elements='str', default=[]),
+                extra_hosts=dict(type='list', elements='str', default=[]),
+                links=dict(type='list', elements='raw', default=[]),
+                ports=dict(type='list', elements='raw', default=[]),
+                publish_all=dict(type='bool', default=False),
+                allowed_sources=dict(type='list', elements='str', default=[]),
+            )),
+            prune=dict(type='bool', default=False),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        supports_check_mode=True,
+    )
+    TopologyManager(module).run()
+
+
+if __name__ == '__main__':
+    main()

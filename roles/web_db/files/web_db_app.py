@@ -1,0 +1,43 @@
+"""The web half of the web + db demo: rows read from PostgreSQL through a Docker-style link.
+
+The database host is the link's alias, resolved from the container's /etc/hosts; its port and
+the credentials come from the link's variables (ALIAS_PORT_5432_TCP_PORT, ALIAS_ENV_POSTGRES_*).
+"""
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg2
+
+ALIAS = os.environ.get('WEB_DB_LINK_ALIAS', 'db')
+PREFIX = ALIAS.upper().replace('-', '_')
+
+
+def rows():
+    env = os.environ
+    with psycopg2.connect(host=ALIAS, port=int(env[PREFIX + '_PORT_5432_TCP_PORT']),
+                          user=env[PREFIX + '_ENV_POSTGRES_USER'], password=env[PREFIX + '_ENV_POSTGRES_PASSWORD'],
+                          dbname=env[PREFIX + '_ENV_POSTGRES_DB'], connect_timeout=3) as conn:
+        with conn.cursor() as cur:
+            cur.execute('SELECT id, name FROM seeds ORDER BY id')
+            return cur.fetchall()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        try:
+            body = 'seeds from PostgreSQL at %s (%s:%s, via the link):\n' % (
+                ALIAS, os.environ[PREFIX + '_PORT_5432_TCP_ADDR'], os.environ[PREFIX + '_PORT_5432_TCP_PORT'])
+            body += ''.join('%d\t%s\n' % row for row in rows())
+            status = 200
+        except Exception as e:  # pylint: disable=broad-except
+            body, status = 'database unreachable: %s\n' % e, 503
+        data = body.encode('utf-8')
+        self.send_response(status)
+        self.send_header('Content-Type', 'text/plain; charset=utf-8')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+if __name__ == '__main__':
+    ThreadingHTTPServer(('0.0.0.0', int(os.environ.get('WEB_PORT', '8080'))), Handler).serve_forever()
