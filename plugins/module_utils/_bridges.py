@@ -19,6 +19,20 @@ DEFAULTS = dict(gateway=None, ip_range=None, mtu=1500, icc=True, ip_masquerade=T
                 host_binding_ipv4='0.0.0.0')
 
 
+def argument_spec():
+    """A bridge's options, shared by docker_bridge and container_net_topology."""
+    return dict(
+        subnet=dict(type='str'),
+        gateway=dict(type='str'),
+        ip_range=dict(type='str'),
+        mtu=dict(type='int', default=1500),
+        icc=dict(type='bool', default=True),
+        ip_masquerade=dict(type='bool', default=True),
+        internal=dict(type='bool', default=False),
+        host_binding_ipv4=dict(type='str', default='0.0.0.0'),
+    )
+
+
 def check_ifname(name, field='name'):
     if not isinstance(name, str) or len(name.encode('utf-8')) > IFNAMSIZ or not IFNAME_RE.match(name) \
             or name in ('.', '..'):

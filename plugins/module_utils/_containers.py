@@ -25,6 +25,25 @@ MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
 HOSTNAME_RE = re.compile(r'^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$')
 
 
+def argument_spec():
+    """A container's options, shared by container_netns and container_net_topology."""
+    return dict(
+        networks=dict(type='list', elements='dict', options=dict(
+            bridge=dict(type='str', required=True),
+            ip=dict(type='str'),
+            mac=dict(type='str'),
+        )),
+        bridge=dict(type='str'),
+        hostname=dict(type='str'),
+        exposed_ports=dict(type='list', elements='str', default=[]),
+        env=dict(type='dict', default={}, no_log=True),
+        dns=dict(type='list', elements='str', default=[]),
+        dns_search=dict(type='list', elements='str', default=[]),
+        dns_options=dict(type='list', elements='str', default=[]),
+        extra_hosts=dict(type='list', elements='str', default=[]),
+    )
+
+
 def veth_name(container, bridge):
     """Host end of a container's veth: deterministic, 13 bytes (IFNAMSIZ is 15)."""
     return 'vc' + hashlib.sha1(('%s\0%s' % (container, bridge)).encode('utf-8')).hexdigest()[:11]

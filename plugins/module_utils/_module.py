@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import os
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -166,7 +165,7 @@ class Manager:
     def _drop_tables(self, state, desired_rules):
         created = state['firewall']['created_tables']
         unused = [t for t in created if t not in desired_rules]
-        if unused and os.path.exists('/usr/sbin/nft'):
+        if unused and self.module.get_bin_path('nft'):
             for table in self.firewall.drop_empty_tables(unused):
                 created.remove(table)
         elif unused:

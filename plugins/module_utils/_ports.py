@@ -17,6 +17,15 @@ PROTOCOLS = ('tcp', 'udp', 'sctp')
 RANGE_RE = re.compile(r'^(\d+)(?:-(\d+))?$')
 
 
+def argument_spec():
+    """Published-port options, shared by port_publish and container_net_topology."""
+    return dict(
+        ports=dict(type='list', elements='raw', default=[]),
+        publish_all=dict(type='bool', default=False),
+        allowed_sources=dict(type='list', elements='str', default=[]),
+    )
+
+
 def port_number(value, field):
     if not str(value).isdigit() or not 1 <= int(value) <= 65535:
         raise ParamError("%s '%s' is not a port number (1-65535)" % (field, value))

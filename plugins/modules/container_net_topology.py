@@ -128,6 +128,9 @@ ports:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
+from ansible_collections.seed.container_net.plugins.module_utils import _containers as containers
+from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
 
@@ -157,39 +160,14 @@ class TopologyManager(Manager):
 
 
 def main():
+    bridge_options = dict(name=dict(type='str', required=True), **bridges.argument_spec())
+    bridge_options['subnet']['required'] = True
+    container_options = dict(name=dict(type='str', required=True), links=dict(type='list', elements='raw', default=[]),
+                             **dict(containers.argument_spec(), **ports.argument_spec()))
     module = AnsibleModule(
         argument_spec=common_args(
-            bridges=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                subnet=dict(type='str', required=True),
-                gateway=dict(type='str'),
-                ip_range=dict(type='str'),
-                mtu=dict(type='int', default=1500),
-                icc=dict(type='bool', default=True),
-                ip_masquerade=dict(type='bool', default=True),
-                internal=dict(type='bool', default=False),
-                host_binding_ipv4=dict(type='str', default='0.0.0.0'),
-            )),
-            containers=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                bridge=dict(type='str'),
-                networks=dict(type='list', elements='dict', options=dict(
-                    bridge=dict(type='str', required=True),
-                    ip=dict(type='str'),
-                    mac=dict(type='str'),
-                )),
-                hostname=dict(type='str'),
-                exposed_ports=dict(type='list', elements='str', default=[]),
-                env=dict(type='dict', default={}, no_log=True),
-                dns=dict(type='list', elements='str', default=[]),
-                dns_search=dict(type='list', elements='str', default=[]),
-                dns_options=dict(type='list', elements='str', default=[]),
-                extra_hosts=dict(type='list', elements='str', default=[]),
-                links=dict(type='list', elements='raw', default=[]),
-                ports=dict(type='list', elements='raw', default=[]),
-                publish_all=dict(type='bool', default=False),
-                allowed_sources=dict(type='list', elements='str', default=[]),
-            )),
+            bridges=dict(type='list', elements='dict', default=[], options=bridge_options),
+            containers=dict(type='list', elements='dict', default=[], options=container_options),
             prune=dict(type='bool', default=False),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),

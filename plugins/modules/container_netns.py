@@ -196,19 +196,7 @@ def main():
         argument_spec=common_args(
             name=dict(type='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
-            networks=dict(type='list', elements='dict', options=dict(
-                bridge=dict(type='str', required=True),
-                ip=dict(type='str'),
-                mac=dict(type='str'),
-            )),
-            bridge=dict(type='str'),
-            hostname=dict(type='str'),
-            exposed_ports=dict(type='list', elements='str', default=[]),
-            env=dict(type='dict', default={}, no_log=True),
-            dns=dict(type='list', elements='str', default=[]),
-            dns_search=dict(type='list', elements='str', default=[]),
-            dns_options=dict(type='list', elements='str', default=[]),
-            extra_hosts=dict(type='list', elements='str', default=[]),
+            **containers.argument_spec()
         ),
         mutually_exclusive=[('networks', 'bridge')],
         required_if=[('state', 'present', ('networks', 'bridge'), True)],

@@ -140,14 +140,7 @@ def main():
         argument_spec=common_args(
             name=dict(type='str', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
-            subnet=dict(type='str'),
-            gateway=dict(type='str'),
-            ip_range=dict(type='str'),
-            mtu=dict(type='int', default=1500),
-            icc=dict(type='bool', default=True),
-            ip_masquerade=dict(type='bool', default=True),
-            internal=dict(type='bool', default=False),
-            host_binding_ipv4=dict(type='str', default='0.0.0.0'),
+            **bridges.argument_spec()
         ),
         required_if=[('state', 'present', ['subnet'])],
         supports_check_mode=True,

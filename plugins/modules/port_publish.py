@@ -140,9 +140,7 @@ def main():
     module = AnsibleModule(
         argument_spec=common_args(
             container=dict(type='str', required=True),
-            ports=dict(type='list', elements='raw', default=[]),
-            publish_all=dict(type='bool', default=False),
-            allowed_sources=dict(type='list', elements='str', default=[]),
+            **ports.argument_spec(),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         supports_check_mode=True,

@@ -208,9 +208,13 @@ def can_ping(lab, ns, ip):
     return lab.in_ns(ns, 'ping -c1 -W1 %s' % ip, check=False).returncode == 0
 
 
-def tcp_request(lab, ns, ip, port, data='ping', timeout=3):
-    """One TCP exchange from namespace `ns`; returns what the server answered, or None."""
-    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t2 - TCP:%s:%d,connect-timeout=2'
+def tcp_request(lab, ns, ip, port, data='ping', timeout=8):
+    """One TCP exchange from namespace `ns`; returns what the server answered, or None.
+
+    A blocked path fails on the 2 s connect timeout; an open one may take its time to answer
+    (a forking server on a loaded machine), hence the longer wait after our side is sent.
+    """
+    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t6 - TCP:%s:%d,connect-timeout=2'
                     % (data, timeout, ip, port), check=False, timeout=timeout + 5)
     return out.stdout if out.returncode == 0 else None
 

@@ -1,0 +1,353 @@
+"""Benchmarks of seed.container_net against the kernel's own floor (see bench/README.md).
+
+Every host is a lab network namespace made here and removed again; traffic stays inside them.
+Writes bench/RESULTS.md and bench/converge.png. Timings are reported, never asserted.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+from labhost import Lab  # noqa: E402  pylint: disable=wrong-import-position
+
+PY = sys.executable
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), capture_output=True, text=True, check=True, **kw)
+
+
+def median_spread(values):
+    return statistics.median(values), (min(values), max(values))
+
+
+class Bench:
+    def __init__(self, collections_path, out_dir):
+        self.collections_path = collections_path
+        self.out_dir = out_dir
+        self.results = {}
+
+    def lab(self):
+        lab = Lab(self.collections_path, tempfile.mkdtemp(prefix='cnet-bench-'))
+        lab.procs = []
+        return lab
+
+    # ---- converge ----------------------------------------------------------------------------
+    def declaration(self, lab, n):
+        br = lab.name('br')
+        containers = []
+        for i in range(n):
+            c = {'name': lab.name('c%d' % i), 'bridge': br, 'exposed_ports': ['80/tcp'],
+                 'ports': ['%d:80' % (20000 + i)]}
+            if i:
+                c['links'] = ['%s:prev' % lab.name('c%d' % (i - 1))]
+            containers.append(c)
+        return [{'name': br, 'subnet': '10.%d.0.0/16' % (100 + n % 100), 'icc': False}], containers
+
+    def role_run(self, lab, bridges, containers, state='present'):
+        play = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: seed.container_net.topology
+      vars:
+        container_net_registry_dir: "{{ registry_dir }}"
+        container_net_python: "{{ ansible_python_interpreter }}"
+        container_net_state: %s
+        container_net_bridges: %s
+        container_net_containers: %s
+""" % (state, json.dumps(bridges), json.dumps(containers))
+        start = time.perf_counter()
+        out = lab.playbook(play)
+        return time.perf_counter() - start, out.stdout
+
+    def floor(self, lab, bridges, containers):
+        """The same kernel objects from one ip -batch file (plus one per container netns) and one restore."""
+        br = bridges[0]
+        net = br['subnet'].split('/')[0].rsplit('.', 2)[0]
+        host_batch = ['link add %sf type bridge' % br['name'][:12], 'addr add %s.0.1/16 dev %sf' % (net, br['name'][:12]),
+                      'link set %sf up' % br['name'][:12]]
+        ns_batches = {}
+        rules = ['*filter', ':FLOOR - [0:0]']
+        nat = ['*nat', ':FLOORNAT - [0:0]']
+        for i, c in enumerate(containers):
+            ns = c['name'] + 'f'
+            ip = '%s.%d.%d' % (net, (i + 2) // 256, (i + 2) % 256)
+            host_batch += ['netns add %s' % ns, 'link add vf%s type veth peer name eth0 netns %s' % (ns[-10:], ns),
+                           'link set vf%s master %sf up' % (ns[-10:], br['name'][:12])]
+            ns_batches[ns] = ['link set lo up', 'addr add %s/16 dev eth0' % ip, 'link set eth0 up',
+                              'route add default via %s.0.1' % net]
+            rules.append('-A FLOOR -s %s.0.9/32 -d %s/32 -i %sf -o %sf -p tcp -m tcp --dport 80 -j ACCEPT'
+                         % (net, ip, br['name'][:12], br['name'][:12]))
+            nat.append('-A FLOORNAT -p tcp -m tcp --dport %d -j DNAT --to-destination %s:80' % (21000 + i, ip))
+        start = time.perf_counter()
+        lab.sh("ip -batch - <<'EOF'\n%s\nEOF" % '\n'.join(host_batch))
+        for ns, batch in ns_batches.items():
+            sh(['ip', '-n', ns, '-batch', '-'], input='\n'.join(batch) + '\n')
+        lab.sh("iptables-restore --noflush <<'EOF'\n%s\nCOMMIT\n%s\nCOMMIT\nEOF" % ('\n'.join(rules), '\n'.join(nat)))
+        elapsed = time.perf_counter() - start
+        for ns in ns_batches:
+            sh(['ip', 'netns', 'del', ns])
+        lab.sh('ip link del %sf; iptables -F FLOOR; iptables -X FLOOR; iptables -t nat -F FLOORNAT; '
+               'iptables -t nat -X FLOORNAT' % br['name'][:12])
+        return elapsed
+
+    def converge(self, sizes, repeats):
+        rows = []
+        for n in sizes:
+            first, rerun, floors = [], [], []
+            for dummy in range(repeats):
+                lab = self.lab()
+                try:
+                    bridges, containers = self.declaration(lab, n)
+                    t, out = self.role_run(lab, bridges, containers)
+                    assert 'changed=1' in out, out
+                    first.append(t)
+                    t, out = self.role_run(lab, bridges, containers)
+                    assert 'changed=0' in out, out
+                    rerun.append(t)
+                    self.role_run(lab, bridges, containers, state='absent')
+                    floors.append(self.floor(lab, bridges, containers))
+                finally:
+                    lab.teardown()
+            rows.append({'n': n, 'first': median_spread(first), 'rerun': median_spread(rerun),
+                         'floor': median_spread(floors)})
+            print('converge N=%d first %.2fs rerun %.2fs floor %.2fs' % (n, rows[-1]['first'][0],
+                                                                       rows[-1]['rerun'][0], rows[-1]['floor'][0]))
+        self.results['converge'] = rows
+
+    # ---- data path -------------------------------------------------------------------------
+    @staticmethod
+    def latency(lab, ns, ip, port, count):
+        """connect+request+close and request/response round trips, in microseconds (client inside ns)."""
+        code = r'''
+import socket, time, json, sys
+ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ccr = []
+for i in range(n):
+    t = time.perf_counter(); s = socket.create_connection((ip, port)); s.sendall(b'x'); s.recv(16); s.close()
+    ccr.append((time.perf_counter() - t) * 1e6)
+s = socket.create_connection((ip, port)); rr = []
+for i in range(n):
+    t = time.perf_counter(); s.sendall(b'x'); s.recv(16); rr.append((time.perf_counter() - t) * 1e6)
+print(json.dumps({'ccr': sorted(ccr)[len(ccr) // 2], 'rr': sorted(rr)[len(rr) // 2]}))
+'''
+        out = lab.in_ns(ns, "%s -c %s %s %d %d" % (PY, shquote(code), ip, port, count), timeout=300)
+        return json.loads(out.stdout)
+
+    @staticmethod
+    def echo_server(lab, ns, port):
+        code = r'''
+import socket, sys, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('0.0.0.0', int(sys.argv[1]))); srv.listen(256)
+def serve(c):
+    while True:
+        d = c.recv(16)
+        if not d: break
+        c.sendall(d)
+    c.close()
+while True:
+    c, a = srv.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+'''
+        lab.serve(ns, '%s -c %s %d' % (PY, shquote(code), port))
+
+    def iperf(self, lab, ns, ip, port):
+        out = lab.in_ns(ns, 'iperf3 -c %s -p %d -t 3 -J' % (ip, port), timeout=60)
+        return json.loads(out.stdout)['end']['sum_received']['bits_per_second'] / 1e6
+
+    def datapath(self, count, link_rules):
+        lab = self.lab()
+        out = {}
+        try:
+            outside = lab.add_peer('out', '10.250.9.1/24', '10.250.9.2/24')
+            lab.in_ns(outside, 'ip route add 10.99.0.0/24 via 10.250.9.1')
+            br = lab.name('br')
+            decl_b = [{'name': br, 'subnet': '10.99.0.0/24', 'icc': False}]
+            decl_c = [{'name': lab.name('src'), 'bridge': br, 'exposed_ports': ['5201/tcp', '7000/tcp'],
+                       'ports': ['15201:5201', '17000:7000']},
+                      {'name': lab.name('rcv'), 'bridge': br, 'links': ['%s:src' % lab.name('src')]}]
+            r = lab.module('container_net_topology', bridges=decl_b, containers=decl_c)
+            assert not r.get('failed'), r
+            src_ip = r['containers'][lab.name('src')]['ip']
+            src, rcv = lab.name('src'), lab.name('rcv')
+            self.echo_server(lab, src, 7000)
+            lab.serve(src, 'iperf3 -s -p 5201')
+            lab.serve(lab.ns, 'socat TCP-LISTEN:27000,reuseaddr,fork TCP:%s:7000' % src_ip)
+            lab.serve(lab.ns, 'socat TCP-LISTEN:25201,reuseaddr,fork TCP:%s:5201' % src_ip)
+            time.sleep(0.5)
+            out['linked'] = dict(self.latency(lab, rcv, src_ip, 7000, count), mbps=self.iperf(lab, rcv, src_ip, 5201))
+            out['published'] = dict(self.latency(lab, outside, '10.250.9.1', 17000, count),
+                                    mbps=self.iperf(lab, outside, '10.250.9.1', 15201))
+            out['direct'] = dict(self.latency(lab, outside, src_ip, 7000, count),
+                                 mbps=self.iperf(lab, outside, src_ip, 5201))
+            out['proxy'] = dict(self.latency(lab, outside, '10.250.9.1', 27000, count),
+                                mbps=self.iperf(lab, outside, '10.250.9.1', 25201))
+            # the same bridge with no rules at all: icc on, nothing in the owned chains
+            saved = lab.sh('iptables-save').stdout
+            lab.sh('iptables -F CNET-FORWARD; iptables -F CNET-LINKS; iptables -P FORWARD ACCEPT')
+            out['norules'] = dict(self.latency(lab, rcv, src_ip, 7000, count), mbps=self.iperf(lab, rcv, src_ip, 5201))
+            # 10,000 links' worth of rule pairs ahead of the real one, the way links lay them out
+            fill = ['*filter', ':CNET-LINKS - [0:0]']
+            for i in range(link_rules):
+                a, b = '10.98.%d.%d' % (i // 250, i % 250 + 1), '10.97.%d.%d' % (i // 250, i % 250 + 1)
+                fill.append('-A CNET-LINKS -s %s/32 -d %s/32 -i %s -o %s -p tcp -m tcp --dport 5432 -j ACCEPT' % (a, b, br, br))
+                fill.append('-A CNET-LINKS -s %s/32 -d %s/32 -i %s -o %s -p tcp -m tcp --sport 5432 -j ACCEPT' % (b, a, br, br))
+            restore(lab, saved)
+            restore(lab, '\n'.join(fill) + '\nCOMMIT\n', noflush=True)
+            real = [l for l in saved.splitlines() if l.startswith('-A CNET-LINKS ')]
+            restore(lab, '*filter\n%s\nCOMMIT\n' % '\n'.join(real), noflush=True)
+            out['links_10k'] = dict(self.latency(lab, rcv, src_ip, 7000, count),
+                                    mbps=self.iperf(lab, rcv, src_ip, 5201), rules=link_rules * 2 + len(real))
+        finally:
+            lab.teardown()
+        self.results['datapath'] = out
+        print(json.dumps(out, indent=1))
+
+
+def restore(lab, text, noflush=False):
+    """iptables-restore inside the lab, the rules on stdin (20,000 of them exceed any command line)."""
+    sh(['nsenter', '--net=/run/netns/%s' % lab.ns, 'iptables-restore'] + (['--noflush'] if noflush else []),
+       input=text)
+
+
+def shquote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def facts():
+    def first_line(cmd):
+        try:
+            return sh(cmd).stdout.splitlines()[0]
+        except (subprocess.CalledProcessError, OSError, IndexError):
+            return 'n/a'
+    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30
+    return [('cores', str(os.cpu_count())), ('memory', '%.0f GiB' % mem), ('kernel', platform.release()),
+            ('python', platform.python_version()), ('ansible-core', first_line('ansible --version')),
+            ('iptables', first_line('iptables --version')), ('date', time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))]
+
+
+def verdict(ok):
+    return 'met' if ok else '**not met**'
+
+
+def write_results(bench, path, plot):
+    c = bench.results.get('converge', [])
+    d = bench.results.get('datapath', {})
+    lines = ['# Benchmark results', '', 'Written by `bench/run`; medians of repeated runs with (min-max). '
+             'Timings are measurements on a noisy 2-core machine, never test assertions.', '',
+             '## Machine', '', '| fact | value |', '|---|---|']
+    lines += ['| %s | %s |' % f for f in facts()]
+    lines += ['', '## Converge through the topology role (one link and one published port per container)', '',
+              '| N | first run s | re-run s | floor s (ip -batch + iptables-restore) | first / floor | per container ms |',
+              '|---|---|---|---|---|---|']
+    for row in c:
+        lines.append('| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.1fx | %.1f |' % (
+            row['n'], row['first'][0], row['first'][1][0], row['first'][1][1], row['rerun'][0], row['rerun'][1][0],
+            row['rerun'][1][1], row['floor'][0], row['floor'][1][0], row['floor'][1][1],
+            row['first'][0] / row['floor'][0], row['first'][0] / row['n'] * 1000))
+    targets = []
+    by_n = dict((r['n'], r) for r in c)
+    if 100 in by_n:
+        r = by_n[100]
+        targets.append(('first converge of 100 <= 2x floor + 5 s', '%.2f s vs %.2f s' % (r['first'][0], 2 * r['floor'][0] + 5),
+                        r['first'][0] <= 2 * r['floor'][0] + 5))
+        targets.append(('idempotent re-run of 100 <= 5 s', '%.2f s' % r['rerun'][0], r['rerun'][0] <= 5))
+    if 10 in by_n and 500 in by_n:
+        small = by_n[10]['first'][0] / 10
+        big = by_n[500]['first'][0] / 500
+        targets.append(('per-container cost at 500 <= 1.3x cost at 10 (whole run, Ansible start included)',
+                        '%.1f ms vs %.1f ms' % (big * 1000, small * 1000), big <= 1.3 * small))
+    if d:
+        lines += ['', '## Data path (µs for latency; Mbit/s for iperf3 throughput)', '',
+                  '| path | connect+request+close p50 | request/response p50 | throughput |', '|---|---|---|---|']
+        names = [('norules', 'linked containers, bridge with no rules'), ('linked', 'linked containers, icc off (link rules)'),
+                 ('links_10k', 'linked containers behind %s link rules' % d.get('links_10k', {}).get('rules', '20,000')),
+                 ('direct', 'outside to container, direct route'), ('published', 'outside to container, published port (DNAT)'),
+                 ('proxy', 'outside to container, userland proxy (socat)')]
+        for key, label in names:
+            if key in d:
+                lines.append('| %s | %.0f | %.0f | %.0f |' % (label, d[key]['ccr'], d[key]['rr'], d[key]['mbps']))
+        targets += [
+            ('new-connection latency with 10,000 links <= 1.2x none', '%.0f µs vs %.0f µs' % (d['links_10k']['ccr'], d['norules']['ccr']),
+             d['links_10k']['ccr'] <= 1.2 * d['norules']['ccr']),
+            ('linked throughput >= 0.95x rule-free', '%.0f vs %.0f Mbit/s' % (d['linked']['mbps'], d['norules']['mbps']),
+             d['linked']['mbps'] >= 0.95 * d['norules']['mbps']),
+            ('published throughput >= 0.95x direct route', '%.0f vs %.0f Mbit/s' % (d['published']['mbps'], d['direct']['mbps']),
+             d['published']['mbps'] >= 0.95 * d['direct']['mbps']),
+            ('published throughput >= 4x userland proxy', '%.0f vs %.0f Mbit/s' % (d['published']['mbps'], d['proxy']['mbps']),
+             d['published']['mbps'] >= 4 * d['proxy']['mbps']),
+        ]
+    lines += ['', '## Targets', '', '| target | measured | verdict |', '|---|---|---|']
+    lines += ['| %s | %s | %s |' % (t, m, verdict(ok)) for t, m, ok in targets]
+    lines += ['', '## Not measured yet', '',
+              '- Against Docker (docker.io in its own namespace, 50 containers with `--link -p`) and against the CNI',
+              '  reference plugins (bridge + portmap ADD/DEL): not built yet.', '']
+    if plot:
+        lines += ['The plot of cost per container against N is written beside this file as `converge.png` by',
+                  '`bench/run` (a generated image, not kept in git).', '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+
+
+def plot_converge(bench, path):
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    c = bench.results.get('converge', [])
+    if not c:
+        return False
+    ns = [r['n'] for r in c]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ns, [r['first'][0] / r['n'] * 1000 for r in c], 'o-', label='first run (role)')
+    ax.plot(ns, [r['rerun'][0] / r['n'] * 1000 for r in c], 's-', label='idempotent re-run (role)')
+    ax.plot(ns, [r['floor'][0] / r['n'] * 1000 for r in c], '^-', label='floor: ip -batch + iptables-restore')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('containers (each with one link and one published port)')
+    ax.set_ylabel('ms per container')
+    ax.legend()
+    ax.grid(True, which='both', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--sizes', default='10,100,500')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--requests', type=int, default=2000)
+    parser.add_argument('--link-rules', type=int, default=10000)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix='cnet-bench-coll-')
+    os.makedirs(os.path.join(tmp, 'ansible_collections', 'seed'))
+    os.symlink(ROOT, os.path.join(tmp, 'ansible_collections', 'seed', 'container_net'))
+    try:
+        bench = Bench(tmp, os.path.join(ROOT, 'bench'))
+        bench.converge([int(n) for n in args.sizes.split(',')], args.repeats)
+        bench.datapath(args.requests, args.link_rules)
+        plotted = plot_converge(bench, os.path.join(ROOT, 'bench', 'converge.png'))
+        write_results(bench, os.path.join(ROOT, 'bench', 'RESULTS.md'), plotted)
+        with open(os.path.join(ROOT, 'bench', 'out', 'results.json'), 'w') as f:
+            json.dump(bench.results, f, indent=1)
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == '__main__':
+    main()
