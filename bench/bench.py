@@ -8,9 +8,7 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -123,8 +121,9 @@ class Bench:
                     lab.teardown()
             rows.append({'n': n, 'first': median_spread(first), 'rerun': median_spread(rerun),
                          'floor': median_spread(floors)})
-            print('converge N=%d first %.2fs rerun %.2fs floor %.2fs' % (n, rows[-1]['first'][0],
-                                                                       rows[-1]['rerun'][0], rows[-1]['floor'][0]))
+            last = rows[-1]
+            print('converge N=%d first %.2fs rerun %.2fs floor %.2fs'
+                  % (n, last['first'][0], last['rerun'][0], last['floor'][0]))
         self.results['converge'] = rows
 
     # ---- data path -------------------------------------------------------------------------
@@ -328,7 +327,7 @@ def plot_converge(bench, path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='10,100,500')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--requests', type=int, default=2000)
