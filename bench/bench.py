@@ -53,21 +53,10 @@ class Bench:
             containers.append(c)
         return [{'name': br, 'subnet': '10.%d.0.0/16' % (100 + n % 100), 'icc': False}], containers
 
-    def role_run(self, lab, bridges, containers, state='present'):
-        play = """
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: seed.container_net.topology
-      vars:
-        container_net_registry_dir: "{{ registry_dir }}"
-        container_net_python: "{{ ansible_python_interpreter }}"
-        container_net_state: %s
-        container_net_bridges: %s
-        container_net_containers: %s
-""" % (state, json.dumps(bridges), json.dumps(containers))
+    @staticmethod
+    def role_run(lab, bridges, containers, state='present'):
         start = time.perf_counter()
-        out = lab.playbook(play)
+        out = lab.topology_role(bridges, containers, state=state, check=True)
         return time.perf_counter() - start, out.stdout
 
     def floor(self, lab, bridges, containers):

@@ -98,6 +98,22 @@ class Lab:
             raise AssertionError('playbook failed:\n%s\n%s' % (out.stdout, out.stderr))
         return out
 
+    def topology_role(self, bridges, containers, prune=False, state='present', check=False):
+        """The topology role on the lab, with this interpreter and the lab's registry."""
+        return self.playbook("""
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: seed.container_net.topology
+      vars:
+        container_net_registry_dir: "{{ registry_dir }}"
+        container_net_python: "{{ ansible_python_interpreter }}"
+        container_net_state: %s
+        container_net_bridges: %s
+        container_net_containers: %s
+        container_net_prune: %s
+""" % (state, json.dumps(bridges), json.dumps(containers), 'true' if prune else 'false'), check=check)
+
     def playbook_file(self, playbook, inventory, extra_vars, check=False):
         """One of the collection's own playbooks with its inventory, inside the lab."""
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections_path, ANSIBLE_LOCALHOST_WARNING='false',

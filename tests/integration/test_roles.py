@@ -15,18 +15,7 @@ CONTAINER_EXEC = os.path.join(ROOT, 'roles', 'host', 'files', 'container-exec')
 
 
 def topology_play(lab, bridges, containers, prune=False):
-    return lab.playbook("""
-- hosts: localhost
-  gather_facts: false
-  roles:
-    - role: seed.container_net.topology
-      vars:
-        container_net_registry_dir: "{{ registry_dir }}"
-        container_net_python: "{{ ansible_python_interpreter }}"
-        container_net_bridges: %s
-        container_net_containers: %s
-        container_net_prune: %s
-""" % (json.dumps(bridges), json.dumps(containers), 'true' if prune else 'false'), check=False)
+    return lab.topology_role(bridges, containers, prune=prune)
 
 
 def declaration(lab, webs=20):
