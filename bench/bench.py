@@ -204,6 +204,135 @@ while True:
         print(json.dumps(out, indent=1))
 
 
+class Docker:
+    """Debian's dockerd in a lab namespace of its own, its state under a temporary directory."""
+
+    def __init__(self, lab):
+        self.ns = lab.add_peer_ns('dk')
+        self.dir = tempfile.mkdtemp(prefix='cnet-bench-docker-', dir='/var/tmp')
+        self.env = dict(os.environ, DOCKER_HOST='unix://%s/docker.sock' % self.dir)
+        log = open(os.path.join(self.dir, 'dockerd.log'), 'w')
+        self.proc = subprocess.Popen(
+            ['nsenter', '--net=/run/netns/%s' % self.ns, 'dockerd', '--data-root', self.dir + '/data',
+             '--exec-root', self.dir + '/exec', '--pidfile', self.dir + '/docker.pid', '-H', self.env['DOCKER_HOST'],
+             '--exec-opt', 'native.cgroupdriver=cgroupfs', '--userland-proxy=false'], stdout=log, stderr=log)
+        for dummy in range(60):
+            if subprocess.run(['docker', 'version'], env=self.env, capture_output=True, check=False).returncode == 0:
+                break
+            time.sleep(0.5)
+        # No registry here: a busybox image imported from a two-file rootfs.
+        img = os.path.join(self.dir, 'img')
+        os.makedirs(os.path.join(img, 'bin'))
+        shutil.copy('/bin/busybox', os.path.join(img, 'bin', 'busybox'))
+        os.symlink('busybox', os.path.join(img, 'bin', 'sleep'))
+        tar = subprocess.Popen(['tar', '-C', img, '-c', '.'], stdout=subprocess.PIPE)
+        subprocess.run(['docker', 'import', '-', 'lab/busybox'], stdin=tar.stdout, env=self.env, capture_output=True,
+                       check=True)
+        tar.wait()
+
+    def run(self, *args):
+        return subprocess.run(['docker'] + list(args), env=self.env, capture_output=True, text=True, check=True)
+
+    def close(self):
+        names = self.run('ps', '-aq').stdout.split()
+        if names:
+            self.run('rm', '-f', *names)
+        self.proc.terminate()
+        self.proc.wait(60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def docker_compare(bench, n):
+    """n containers with docker run -d --link -p against the topology role (a process in each)."""
+    lab = bench.lab()
+    procs = []
+    try:
+        docker = Docker(lab)
+        try:
+            start = time.perf_counter()
+            for i in range(n):
+                link = ['--link', 'c%d:prev' % (i - 1)] if i else []
+                docker.run('run', '-d', '--name', 'c%d' % i, *link, '--expose', '80', '-p', '%d:80' % (20000 + i),
+                           'lab/busybox', 'sleep', '3600')
+            docker_s = time.perf_counter() - start
+        finally:
+            docker.close()
+        bridges, containers = bench.declaration(lab, n)
+        start = time.perf_counter()
+        bench.role_run(lab, bridges, containers)
+        for c in containers:
+            procs.append(subprocess.Popen(['ip', 'netns', 'exec', c['name'], 'sleep', '3600']))
+        ours_s = time.perf_counter() - start
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        lab.teardown()
+    bench.results['docker'] = {'n': n, 'docker_s': docker_s, 'ours_s': ours_s}
+    print('docker %d containers: docker %.2fs, collection %.2fs' % (n, docker_s, ours_s))
+
+
+CNI = '/usr/lib/cni'
+
+
+def cni_compare(bench, sizes):
+    """CNI bridge (host-local, ipMasq) chained with portmap, ADD and DEL per container as a runtime
+    calls them, against the collection's per-container cost in one batched module call."""
+    rows = []
+    for n in sizes:
+        lab = bench.lab()
+        data = tempfile.mkdtemp(prefix='cnet-bench-cni-')
+        try:
+            bridge_conf = {'cniVersion': '1.0.0', 'name': 'cnibench', 'type': 'bridge', 'bridge': lab.name('cni0'),
+                           'isGateway': True, 'ipMasq': True,
+                           'ipam': {'type': 'host-local', 'subnet': '10.120.0.0/16', 'dataDir': data}}
+            add, delete = [], []
+            for i in range(n):
+                ns = lab.add_peer_ns('k%d' % i)
+                env = dict(os.environ, CNI_CONTAINERID='bench%d' % i, CNI_NETNS='/run/netns/' + ns, CNI_IFNAME='eth0',
+                           CNI_PATH=CNI)
+                start = time.perf_counter()
+                result = cni_call(lab, 'bridge', 'ADD', env, bridge_conf)
+                port_conf = {'cniVersion': '1.0.0', 'name': 'cnibench', 'type': 'portmap',
+                             'capabilities': {'portMappings': True}, 'prevResult': result,
+                             'runtimeConfig': {'portMappings': [{'hostPort': 30000 + i, 'containerPort': 80,
+                                                                 'protocol': 'tcp'}]}}
+                cni_call(lab, 'portmap', 'ADD', env, port_conf)
+                add.append(time.perf_counter() - start)
+            for i in range(n):
+                env = dict(os.environ, CNI_CONTAINERID='bench%d' % i, CNI_NETNS='/run/netns/' + lab.name('k%d' % i),
+                           CNI_IFNAME='eth0', CNI_PATH=CNI)
+                start = time.perf_counter()
+                cni_call(lab, 'portmap', 'DEL', env, dict(port_conf, runtimeConfig={'portMappings': [
+                    {'hostPort': 30000 + i, 'containerPort': 80, 'protocol': 'tcp'}]}))
+                cni_call(lab, 'bridge', 'DEL', env, bridge_conf)
+                delete.append(time.perf_counter() - start)
+        finally:
+            lab.teardown()
+            shutil.rmtree(data, ignore_errors=True)
+        lab = bench.lab()
+        try:
+            bridges, containers = bench.declaration(lab, n)
+            start = time.perf_counter()
+            result = lab.module('container_net_topology', bridges=bridges, containers=containers)
+            ours = (time.perf_counter() - start) / n
+            assert not result.get('failed'), result.get('msg')
+        finally:
+            lab.teardown()
+        rows.append({'n': n, 'cni_add_ms': statistics.median(add) * 1000, 'cni_del_ms': statistics.median(delete) * 1000,
+                     'ours_ms': ours * 1000})
+        print('cni N=%d ADD %.1f ms DEL %.1f ms, collection %.1f ms per container' % (
+            n, rows[-1]['cni_add_ms'], rows[-1]['cni_del_ms'], rows[-1]['ours_ms']))
+    bench.results['cni'] = rows
+
+
+def cni_call(lab, plugin, command, env, conf):
+    out = subprocess.run(['nsenter', '--net=/run/netns/%s' % lab.ns, os.path.join(CNI, plugin)],
+                         input=json.dumps(conf), env=dict(env, CNI_COMMAND=command), capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout) if out.stdout.strip() else None
+
+
 def restore(lab, text, noflush=False):
     """iptables-restore inside the lab, the rules on stdin (20,000 of them exceed any command line)."""
     sh(['nsenter', '--net=/run/netns/%s' % lab.ns, 'iptables-restore'] + (['--noflush'] if noflush else []),
@@ -277,11 +406,34 @@ def write_results(bench, path, plot):
             ('published throughput >= 4x userland proxy', '%.0f vs %.0f Mbit/s' % (d['published']['mbps'], d['proxy']['mbps']),
              d['published']['mbps'] >= 4 * d['proxy']['mbps']),
         ]
+    k = bench.results.get('docker')
+    if k:
+        lines += ['', '## Against Docker (docker.io 20.10 in its own namespace, imported busybox image)', '',
+                  '| containers, each with --link and -p | docker run -d, one after another | collection (role + a process in each) | ratio |',
+                  '|---|---|---|---|',
+                  '| %d | %.2f s | %.2f s | %.1fx faster |' % (k['n'], k['docker_s'], k['ours_s'], k['docker_s'] / k['ours_s'])]
+        targets.append(('>= 3x faster than Docker for %d linked containers' % k['n'],
+                        '%.1fx' % (k['docker_s'] / k['ours_s']), k['docker_s'] >= 3 * k['ours_s']))
+    cni = bench.results.get('cni', [])
+    if cni:
+        lines += ['', '## Against the CNI reference plugins (bridge + host-local + ipMasq, chained with portmap)', '',
+                  '| N | CNI ADD per container ms | CNI DEL per container ms | collection per container ms (one batched call) | ratio ADD / ours |',
+                  '|---|---|---|---|---|']
+        row = '| %d | %.1f | %.1f | %.1f | %.1fx |'
+        lines += [row % (r['n'], r['cni_add_ms'], r['cni_del_ms'], r['ours_ms'], r['cni_add_ms'] / r['ours_ms'])
+                  for r in cni]
+        worst = max(r['ours_ms'] / r['cni_add_ms'] for r in cni)
+        targets.append(('per-container setup <= 1/5 of a CNI bridge+portmap ADD', 'at most %.2f of an ADD' % worst,
+                        worst <= 0.2))
+        if len(cni) > 1:
+            targets.append(('per-container setup flat as N grows (100 vs 10)', '%.1f ms vs %.1f ms' % (
+                cni[-1]['ours_ms'], cni[0]['ours_ms']), cni[-1]['ours_ms'] <= 1.3 * cni[0]['ours_ms']))
     lines += ['', '## Targets', '', '| target | measured | verdict |', '|---|---|---|']
     lines += ['| %s | %s | %s |' % (t, m, verdict(ok)) for t, m, ok in targets]
-    lines += ['', '## Not measured yet', '',
-              '- Against Docker (docker.io in its own namespace, 50 containers with `--link -p`) and against the CNI',
-              '  reference plugins (bridge + portmap ADD/DEL): not built yet.', '']
+    if not k or not cni:
+        lines += ['', '## Not measured in this run', '', '- %s' % ', '.join(
+            x for x, done in (('Docker (dockerd or /bin/busybox missing)', k), ('CNI plugins (not installed)', cni))
+            if not done), '']
     if plot:
         lines += ['The plot of cost per container against N is written beside this file as `converge.png` by',
                   '`bench/run` (a generated image, not kept in git).', '']
@@ -321,6 +473,7 @@ def main():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--requests', type=int, default=2000)
     parser.add_argument('--link-rules', type=int, default=10000)
+    parser.add_argument('--docker', type=int, default=50, help='containers in the Docker comparison')
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix='cnet-bench-coll-')
     os.makedirs(os.path.join(tmp, 'ansible_collections', 'seed'))
@@ -329,6 +482,10 @@ def main():
         bench = Bench(tmp, os.path.join(ROOT, 'bench'))
         bench.converge([int(n) for n in args.sizes.split(',')], args.repeats)
         bench.datapath(args.requests, args.link_rules)
+        if shutil.which('dockerd') and os.path.exists('/bin/busybox'):
+            docker_compare(bench, args.docker)
+        if os.path.exists(os.path.join(CNI, 'bridge')):
+            cni_compare(bench, [10, 100])
         plotted = plot_converge(bench, os.path.join(ROOT, 'bench', 'converge.png'))
         write_results(bench, os.path.join(ROOT, 'bench', 'RESULTS.md'), plotted)
         with open(os.path.join(ROOT, 'bench', 'out', 'results.json'), 'w') as f:
