@@ -165,13 +165,6 @@ class Netlink:
     def replace_default_route(self, gateway, ns=None):
         self.ipr(ns).route('replace', dst='0.0.0.0/0', gateway=gateway)
 
-    def del_default_route(self, ns=None):
-        try:
-            self.ipr(ns).route('del', dst='0.0.0.0/0')
-        except NetlinkError as e:
-            if e.code != errno.ESRCH:
-                raise
-
     def add_veth(self, host_name, peer_name, ns):
         """A veth pair with its peer created straight inside the container namespace."""
         self.ipr().link('add', ifname=host_name, kind='veth',

@@ -129,8 +129,9 @@ def test_idempotent_check_mode_and_absent_leave_host_identical(lab):
 def test_removing_the_container_unpublishes(lab):
     outside, web, ip = setup(lab)
     assert publish(lab, web, ports=['8080:80'])['changed']
+    assert '--dport 8080' in iptables_save(lab)
     assert lab.ok('container_netns', name=web, state='absent')['changed']
-    assert 'DNAT' not in iptables_save(lab)
+    assert 'DNAT' not in iptables_save(lab) and '--dport 8080' not in iptables_save(lab)
 
 
 @pytest.mark.parametrize('ports, field, words', [
