@@ -45,7 +45,7 @@ def test_container_reaches_upstream_through_masquerade(lab):
     c = container(lab, 'c', bridge=br)
     assert c['changed']
     lab.serve(up, "socat TCP-LISTEN:7071,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'")
-    seen = lab.in_ns(lab.name('c'), 'timeout 4 socat -T2 - TCP:10.250.0.2:7071,connect-timeout=2 </dev/null').stdout
+    seen = lab.in_ns(lab.name('c'), 'timeout 4 socat -T2 - TCP:10.250.0.2:7071,connect-timeout=2,shut-none </dev/null').stdout
     assert seen.strip() == '10.250.0.1'
 
 

@@ -41,7 +41,7 @@ def bridge(lab, **kw):
 def served_peer_address(lab, client_ns, server_ns, ip, port=7070):
     """Which source address a TCP server in `server_ns` sees for a connection from `client_ns`."""
     lab.serve(server_ns, "socat TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'" % port)
-    out = lab.in_ns(client_ns, 'timeout 4 socat -T2 - TCP:%s:%d,connect-timeout=2 </dev/null' % (ip, port),
+    out = lab.in_ns(client_ns, 'timeout 4 socat -T2 - TCP:%s:%d,connect-timeout=2,shut-none </dev/null' % (ip, port),
                     check=False)
     return out.stdout.strip() or None
 

@@ -33,9 +33,9 @@ def test_tcp_udp_and_ranges_from_outside_from_host_and_hairpin(lab):
     assert udp_request(lab, outside, LAB_IP, 1053) == 'dns\n'
     assert tcp_request(lab, outside, LAB_IP, 7001) == 'range\n'
     # from the lab host itself: its own address, and 127.0.0.1 where published there
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:%s:8080" % LAB_IP).stdout == 'web\n'
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432").stdout == 'web\n'
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:8080").stdout == 'web\n'
+    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:%s:8080,shut-none" % LAB_IP).stdout == 'web\n'
+    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432,shut-none").stdout == 'web\n'
+    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:8080,shut-none").stdout == 'web\n'
     # hairpin: the container reaches its own published port through the host's address
     assert tcp_request(lab, web, LAB_IP, 8080) == 'web\n'
     assert lab.sh('cat /proc/sys/net/ipv4/conf/%s/route_localnet' % lab.name('br')).stdout.strip() == '1'
@@ -66,7 +66,7 @@ def test_loopback_publish_is_not_reachable_from_outside_even_with_a_route(lab, t
     assert publish(lab, web, ports=['127.0.0.1:15432:80', '127.0.0.1:1053:53/udp'])['changed'] is True  # repaired
     assert attack('again') == 'through'
     # The host itself still reaches its loopback publish.
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432").stdout == 'web\n'
+    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432,shut-none").stdout == 'web\n'
 
 
 def test_allowed_sources(lab):
