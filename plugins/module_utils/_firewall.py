@@ -49,6 +49,7 @@ class Ruleset:
 
     def __init__(self):
         self.tables = {}
+        self.sets = {}  # owned ipsets: {name: set of members in `ipset save` spelling}
 
     def declare(self, table, chain):
         """An owned chain that exists even while empty (it is the target of a jump)."""
@@ -62,6 +63,9 @@ class Ruleset:
         line = '-A %s %s %s -j %s' % (chain, matches, comment(owner), target) if matches \
             else '-A %s %s -j %s' % (chain, comment(owner), target)
         self.tables.setdefault(table, {}).setdefault(chain, []).append(line)
+
+    def add_set(self, name, members):
+        self.sets.setdefault(name, set()).update(members)
 
     def rendered(self):
         """Per table: owned chains (declared even when empty) and the jumps into them."""
@@ -151,9 +155,42 @@ def _payload(table, have, want):
     return '\n'.join(lines) + '\n'
 
 
-def rule_diff(actual, desired):
-    """Human-readable before/after of the owned rules, for diff mode."""
-    def flat(tables):
+# Link sets are hash:ip,port,ip; maxelem is a ceiling, not an allocation.
+SET_CREATE = 'create %s hash:ip,port,ip family inet hashsize 1024 maxelem 1048576'
+
+
+def parse_ipset_save(text):
+    """`ipset save` output -> {owned set name: set of members}; other tools' sets are left out."""
+    sets = {}
+    for line in text.splitlines():
+        words = line.split(' ', 2)
+        if len(words) < 3 or not words[1].startswith(OWNED_PREFIX):
+            continue
+        if words[0] == 'create':
+            sets.setdefault(words[1], set())
+        elif words[0] == 'add':
+            sets.setdefault(words[1], set()).add(words[2])
+    return sets
+
+
+def plan_sets(actual, desired):
+    """(`ipset restore` payload run before the rules that use the sets, sets to destroy after
+    the rules that used them are gone). Members are added and deleted one by one, so a
+    connection allowed before and after the change is allowed throughout."""
+    lines = []
+    for name in sorted(desired):
+        have = actual.get(name)
+        if have is None:
+            lines.append(SET_CREATE % name)
+            have = set()
+        lines.extend('del %s %s' % (name, m) for m in sorted(have - desired[name]))
+        lines.extend('add %s %s' % (name, m) for m in sorted(desired[name] - have))
+    return ''.join(line + '\n' for line in lines), sorted(set(actual) - set(desired))
+
+
+def rule_diff(actual, desired, actual_sets=None, desired_sets=None):
+    """Human-readable before/after of the owned rules and link sets, for diff mode."""
+    def flat(tables, sets):
         out = []
         for table in sorted(tables):
             entry = tables[table]
@@ -163,8 +200,11 @@ def rule_diff(actual, desired):
             out.extend(sorted(entry['jumps']))
             for chain in _order(entry['chains']):
                 out.extend(entry['chains'][chain])
+        for name in sorted(sets or {}):
+            out.append('ipset ' + name)
+            out.extend('add %s %s' % (name, m) for m in sorted(sets[name]))
         return '\n'.join(out) + ('\n' if out else '')
-    return flat(actual), flat(desired)
+    return flat(actual, actual_sets), flat(desired, desired_sets)
 
 
 UDP_DNAT_RE = re.compile(r'^-A CNET-DNAT .*-p udp -m udp --dport (\d+)(?::(\d+))? .*-j DNAT ')
@@ -187,9 +227,11 @@ def udp_dnat_ports(actual, desired):
 class Firewall:
     """Reads all tables once, writes one iptables-restore transaction per changed table."""
 
-    def __init__(self, run_command):
+    def __init__(self, run_command, get_bin_path):
         self._run = run_command  # AnsibleModule.run_command
+        self._bin = get_bin_path  # AnsibleModule.get_bin_path
         self._saved = None
+        self._sets = None
 
     def saved(self):
         if self._saved is None:
@@ -213,6 +255,34 @@ class Firewall:
                 raise FirewallError('iptables-restore failed for table %s: %s\n%s'
                                     % (table, err.strip(), payloads[table]))
         self._saved = None
+
+    def actual_sets(self, needed):
+        """The owned ipsets, read where ipset is installed. A plan that needs sets (`needed`: their
+        names) fails here, before anything is changed, when ipset is missing or broken."""
+        ipset = self._bin('ipset')
+        if needed and not ipset:
+            raise FirewallError('the links of %s are matched by ipset, but ipset is not installed: install the '
+                                'ipset package (the host role does)' % ', '.join(needed))
+        if self._sets is None:
+            rc, out, err = self._run([ipset, 'save']) if ipset else (0, '', '')
+            if rc != 0 and needed:
+                raise FirewallError('ipset save failed: %s' % err.strip())
+            self._sets = parse_ipset_save(out) if rc == 0 else {}
+        return self._sets
+
+    def apply_sets(self, payload):
+        if payload:
+            self._restore_sets(payload)
+
+    def destroy_sets(self, names):
+        if names:
+            self._restore_sets(''.join('destroy %s\n' % name for name in names))
+
+    def _restore_sets(self, payload):
+        rc, out, err = self._run([self._bin('ipset', required=True), 'restore'], data=payload, binary_data=True)
+        if rc != 0:
+            raise FirewallError('ipset restore failed: %s' % err.strip())
+        self._sets = None
 
     def flush_udp_conntrack(self, ports):
         """Delete conntrack entries by original destination port (exit 1 means none matched)."""

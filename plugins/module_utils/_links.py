@@ -149,6 +149,21 @@ def links_of(state, receiver):
     return [state['links'][k] for k in sorted(state['links']) if state['links'][k]['receiver'] == receiver]
 
 
+def accept_ports(state, link):
+    """What a link lets through when icc is off, without rendering env or hosts lines:
+    (bridge, receiver_ip, source_ip, single ports), or None while the two share no network."""
+    source = state['containers'][link['source']]
+    shared = shared_network(state['containers'][link['receiver']], source)
+    if shared is None:
+        return None
+    return shared + (expand_ports(source['exposed_ports']),)
+
+
+def set_entry(receiver_ip, source_ip, port):
+    """A link set member, in `ipset save` spelling: SOURCE,PROTO:PORT,RECEIVER (hash:ip,port,ip)."""
+    return '%s,%s:%d,%s' % (source_ip, port['proto'], port['port'], receiver_ip)
+
+
 def resolve(state, link):
     """Everything rendered for one link, from the registry as it is now (so never stale)."""
     receiver = state['containers'][link['receiver']]
@@ -165,4 +180,5 @@ def resolve(state, link):
                                source.get('env')),
         'hosts_line': hosts_line(link['alias'], source_ip, source['hostname'], link['source']),
         'rules': link_rules(receiver_ip, source_ip, bridge, source['exposed_ports']),
+        'set_members': [set_entry(receiver_ip, source_ip, p) for p in expand_ports(source['exposed_ports'])],
     }

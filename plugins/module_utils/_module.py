@@ -107,25 +107,31 @@ class Manager:
         registry = Registry(self.params['registry_dir'], create=not (self.check_mode or self.read_only))
         with registry, Netlink() as netlink:
             self.netlink = netlink
-            self.firewall = firewall.Firewall(self.module.run_command)
+            self.firewall = firewall.Firewall(self.module.run_command, self.module.get_bin_path)
             old = registry.loaded
             new = copy.deepcopy(old)
             self.update(new)  # validates everything before anything is touched
 
             steps = self.kernel_plan(old, new) + bridges.sysctl_steps(old, new, self.module.run_command, Step)
             actual_rules = self.firewall.actual()
-            desired_rules = rules.render(new).rendered()
+            desired = rules.render(new)
+            desired_rules, desired_sets = desired.rendered(), desired.sets
             payloads = firewall.plan(actual_rules, desired_rules)
+            actual_sets = self.firewall.actual_sets(needed=sorted(desired_sets))
+            set_payload, unused_sets = firewall.plan_sets(actual_sets, desired_sets)
             file_plan = files.plan(old, new, self.params['netns_etc_dir'])
             self._track_tables(new, payloads)
 
-            changed = bool(steps or payloads or file_plan.changes or new != old)
+            changed = bool(steps or payloads or set_payload or unused_sets or file_plan.changes or new != old)
+            firewall_changed = bool(payloads or set_payload or unused_sets)
+
+            def rule_diff():  # sorting 10,000 link set members is only worth it when shown
+                return firewall.rule_diff(actual_rules, desired_rules, actual_sets, desired_sets)
             if self.read_only:
                 return dict(changed=False, drift={
                     'kernel': [str(s) for s in steps],
-                    'firewall_tables': sorted(payloads),
-                    'firewall': dict(zip(('actual', 'expected'), firewall.rule_diff(actual_rules, desired_rules)))
-                    if payloads else {},
+                    'firewall_tables': sorted(payloads) + (['ipset'] if set_payload or unused_sets else []),
+                    'firewall': dict(zip(('actual', 'expected'), rule_diff())) if firewall_changed else {},
                     'files': file_plan.changes,
                     'in_sync': not changed,
                 }, **self.facts(new))
@@ -133,18 +139,21 @@ class Manager:
                 for step in steps:
                     step.action()
                 file_plan.apply()
+                self.firewall.apply_sets(set_payload)  # members first: the rules that use them follow
                 self.firewall.apply(payloads)
+                self.firewall.destroy_sets(unused_sets)
                 self.firewall.flush_udp_conntrack(firewall.udp_dnat_ports(actual_rules, desired_rules))
                 self._drop_tables(new, desired_rules)
                 registry.write(new)
 
             result = dict(changed=changed, **self.facts(new))
             if self.module._diff:
-                before_rules, after_rules = firewall.rule_diff(actual_rules, desired_rules)
+                before_rules, after_rules = rule_diff()
                 result['diff'] = [
                     {'before_header': '%s (registry)' % self.kind, 'after_header': '%s (registry)' % self.kind,
                      'before': self.view(old), 'after': self.view(new)},
-                    {'before_header': 'iptables (owned chains)', 'after_header': 'iptables (owned chains)',
+                    {'before_header': 'iptables (owned chains, link sets)',
+                     'after_header': 'iptables (owned chains, link sets)',
                      'before': before_rules, 'after': after_rules},
                     {'before_header': 'kernel', 'after_header': 'kernel (planned steps)',
                      'before': '', 'after': ''.join('%s\n' % s for s in steps)},

@@ -94,10 +94,45 @@ def render(state):
         port_rules(rs, state, name)
     for bridge in sorted(localnet_bridges(state)):
         rs.add('nat', 'CNET-POSTROUTING', '-s 127.0.0.0/8 -o %s -j MASQUERADE' % bridge, 'ports:' + bridge)
-    for key in sorted(state['links']):
-        link = state['links'][key]
-        resolved = links.resolve(state, link)
-        if resolved and not state['bridges'][resolved['bridge']]['icc']:
-            for rule in resolved['rules']:
-                rs.add('filter', 'CNET-LINKS', rule, 'link:' + key)
+    link_rules(rs, state)
     return rs
+
+
+# Up to this many port pairs a bridge's links are Docker's own rule pairs, value for value with the
+# oracle; above it they become members of one ipset matched by two rules, because a linear chain
+# costs every new connection about 80 ns per rule (bench/RESULTS.md: 10,000 links, 8x the latency).
+LINK_SET_ABOVE = 32
+
+
+def link_set_name(bridge):
+    return 'CNET-L-' + bridge  # bridge names have at most 15 characters; ipset allows 31
+
+
+def link_matching(state):
+    """Per bridge with icc off: (uses a set, [(link key, receiver_ip, source_ip, ports)])."""
+    per_bridge = {}
+    for key in sorted(state['links']):
+        found = links.accept_ports(state, state['links'][key])
+        if found and not state['bridges'][found[0]]['icc']:
+            per_bridge.setdefault(found[0], []).append((key,) + found[1:])
+    return dict((bridge, (sum(len(entry[3]) for entry in entries) > LINK_SET_ABOVE, entries))
+                for bridge, entries in per_bridge.items())
+
+
+def link_rules(rs, state):
+    """CNET-LINKS: set-matched bridges first (two rules each), then Docker's pairs link by link."""
+    matching = link_matching(state)
+    for bridge in sorted(matching):
+        use_set, entries = matching[bridge]
+        if use_set:
+            name = link_set_name(bridge)
+            rs.add_set(name, [links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in entries for p in ports])
+            for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
+                rs.add('filter', 'CNET-LINKS', '-i %s -o %s -m set --match-set %s %s -j ACCEPT'
+                       % (bridge, bridge, name, flags), 'links:' + bridge)
+    by_key = dict((entry[0], (bridge,) + entry[1:]) for bridge, (use_set, entries) in matching.items()
+                  if not use_set for entry in entries)
+    for key in sorted(by_key):
+        bridge, r_ip, s_ip, ports = by_key[key]
+        for rule in links.link_rules(r_ip, s_ip, bridge, ports):
+            rs.add('filter', 'CNET-LINKS', rule, 'link:' + key)

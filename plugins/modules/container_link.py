@@ -18,7 +18,9 @@ description:
     C(ALIAS_PORT), C(ALIAS_PORT_N_PROTO*), port range variables and C(ALIAS_ENV_*) from the source's env);
     its own variables win on a clash. Its hosts file gets C(IP<TAB>ALIAS SOURCE_HOSTNAME SOURCE_NAME).
   - When the shared bridge has C(icc=false), the two ACCEPT rules Docker writes per exposed port of the
-    source are added to the collection's C(CNET-LINKS) chain, and nothing more.
+    source are added to the collection's C(CNET-LINKS) chain, and nothing more. On a bridge with more
+    than 32 such port pairs they are members of the bridge's ipset C(CNET-L-BRIDGE) instead (see
+    M(seed.container_net.docker_bridge)).
   - Everything is rendered from the registry, so when the source gets a new address (re-created, moved
     to another network) the next run of any module of the collection updates env, hosts line and rules
     (Docker leaves them stale, moby#10164, moby#24043).
@@ -86,7 +88,14 @@ link:
       type: dict
       returned: success
     rules:
-      description: The ACCEPT rules in force for the link (only when the bridge has C(icc=false)).
+      description: The ACCEPT rules in force for the link (only when the bridge has C(icc=false) and matches its links by rules).
+      type: list
+      elements: str
+      returned: success
+    set_members:
+      description:
+        - The link's members (C(SOURCE_IP,PROTO:PORT,RECEIVER_IP)) of the bridge's ipset, when the bridge has
+          C(icc=false) and more than 32 linked port pairs.
       type: list
       elements: str
       returned: success
@@ -105,11 +114,13 @@ link:
       DATABASE_PORT_5432_TCP_PROTO: tcp
       DATABASE_ENV_POSTGRES_PASSWORD: VALUE_SPECIFIED_IN_NO_LOG_PARAMETER
     rules: []
+    set_members: []
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, common_args
 
 MASKED = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
@@ -140,12 +151,14 @@ class LinkManager(Manager):
         if not resolved:
             return {'link': {}}
         prefix = links.env_prefix(link['alias']) + '_ENV_'
+        use_set = rules.link_matching(state).get(resolved['bridge'], (None,))[0]
         return {'link': {
             'receiver': link['receiver'], 'source': link['source'], 'alias': link['alias'],
             'bridge': resolved['bridge'],
             'hosts_line': resolved['hosts_line'],
             'env': dict((k, MASKED if k.startswith(prefix) else v) for k, v in resolved['env']),
-            'rules': resolved['rules'] if not state['bridges'][resolved['bridge']]['icc'] else [],
+            'rules': resolved['rules'] if use_set is False else [],
+            'set_members': resolved['set_members'] if use_set else [],
         }}
 
     def view(self, state):

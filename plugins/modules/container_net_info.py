@@ -65,8 +65,15 @@ drift:
   contains:
     in_sync: {description: Nothing drifted., type: bool, returned: always}
     kernel: {description: Kernel steps a run would take., type: list, elements: str, returned: always}
-    firewall_tables: {description: Tables whose owned chains differ from the registry., type: list, elements: str, returned: always}
-    firewall: {description: "Owned rules as they are (C(actual)) and as the registry renders them (C(expected))", type: dict, returned: always}
+    firewall_tables:
+      description: Tables whose owned chains differ from the registry; C(ipset) when the owned link sets differ.
+      type: list
+      elements: str
+      returned: always
+    firewall:
+      description: Owned rules and link set members as they are (C(actual)) and as the registry renders them (C(expected)).
+      type: dict
+      returned: always
     files: {description: Container files that would be written or removed., type: list, elements: str, returned: always}
   sample:
     in_sync: false

@@ -185,6 +185,7 @@ class Lab:
             'addrs': settled(self.sh('ip addr').stdout),
             'routes': settled(self.sh('ip route; ip -6 route').stdout),
             'iptables': iptables_save(self),
+            'ipsets': self.sh('ipset save').stdout,
             'netns': sorted(n for n in os.listdir('/run/netns') if n.startswith(self.id)),
             'files': files,
         }
@@ -227,10 +228,12 @@ def can_ping(lab, ns, ip):
 def tcp_request(lab, ns, ip, port, data='ping', timeout=8):
     """One TCP exchange from namespace `ns`; returns what the server answered, or None.
 
-    A blocked path fails on the 2 s connect timeout; an open one may take its time to answer
-    (a forking server on a loaded machine), hence the longer wait after our side is sent.
+"    A blocked path fails on the 2 s connect timeout; an open one may take its time to answer
+    (a forking server on a loaded machine), hence the longer wait after our side is sent. The
+    client never half-closes (shut-none): a server socat that sees EOF gives its SYSTEM child only
+    0.5 s to answer, which a loaded machine can miss (an empty answer, seen once).
     """
-    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t6 - TCP:%s:%d,connect-timeout=2'
+    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t6 - TCP:%s:%d,connect-timeout=2,shut-none'
                     % (data, timeout, ip, port), check=False, timeout=timeout + 5)
     return out.stdout if out.returncode == 0 else None
 

@@ -198,3 +198,61 @@ def test_bad_input_fails_naming_field_and_changes_nothing(lab, kwargs, field):
     assert result.get('failed'), result
     assert result['msg'].startswith(field + ' ') or "%s '" % field in result['msg'], result['msg']
     assert lab.snapshot() == before
+
+
+def link_set(lab):
+    """The lab's ipsets as {name: members} (ipset save, parsed here independently of the collection)."""
+    sets = {}
+    for line in lab.sh('ipset save').stdout.splitlines():
+        word, name, rest = line.split(' ', 2)
+        members = sets.setdefault(name, set())
+        if word == 'add':
+            members.add(rest)
+    return sets
+
+
+def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
+    # 40 consecutive TCP ports and 53/udp: 41 port pairs, more than the 32 kept as Docker's rules
+    br = setup_pair(lab, icc=False, db_ports=('7000-7039/tcp', '53/udp'))
+    db, web, other = lab.name('db'), lab.name('web'), lab.name('other')
+    lab.sh('ipset create %suser hash:ip && ipset add %suser 192.0.2.7' % (lab.id, lab.id))  # not ours
+    user_set = lab.sh('ipset save %suser' % lab.id).stdout
+    result = link(lab, alias='db')
+    assert result['changed'] and result['link']['rules'] == [] and len(result['link']['set_members']) == 41
+    name = 'CNET-L-' + br
+    db_ip = lab.ok('container_netns', name=db, bridge=br, hostname='dbhost', exposed_ports=['7000-7039/tcp', '53/udp'],
+                   env=LABDB_ENV)['container']['ip']
+    web_ip = lab.ok('container_netns', name=web, bridge=br)['container']['ip']
+    assert link_set(lab)[name] == set(['%s,tcp:%d,%s' % (db_ip, p, web_ip) for p in range(7000, 7040)] +
+                                      ['%s,udp:53,%s' % (db_ip, web_ip)])
+    assert [line for line in iptables_save(lab).splitlines() if line.startswith('-A CNET-LINKS')] == [
+        '-A CNET-LINKS -i %s -o %s -m set --match-set %s %s -m comment --comment "cnet:links:%s" -j ACCEPT'
+        % (br, br, name, flags, br) for flags in ('dst,dst,src', 'src,src,dst')]
+    lab.serve(db, "socat TCP-LISTEN:7039,reuseaddr,fork SYSTEM:'echo last-port'")
+    lab.serve(db, "socat UDP-RECVFROM:53,reuseaddr,fork SYSTEM:'echo dns-ok'")
+    lab.serve(db, "socat TCP-LISTEN:9999,reuseaddr,fork SYSTEM:'echo not-exposed'")
+    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
+    assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
+    assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed
+    assert tcp_request(lab, other, db_ip, 7039) is None  # not linked
+    # a second run writes nothing; a set flushed behind our back is refilled by the next run
+    settled_state = lab.snapshot()
+    assert link(lab, alias='db')['changed'] is False and lab.snapshot() == settled_state
+    lab.sh('ipset flush ' + name)
+    assert tcp_request(lab, web, db_ip, 7039) is None
+    assert lab.ok('container_net_info')['drift']['firewall_tables'] == ['ipset']
+    assert link(lab, alias='db')['changed'] is True and lab.snapshot() == settled_state
+    # back under the budget: Docker's rule pairs again, and the set is gone
+    lab.ok('container_netns', name=db, bridge=br, hostname='dbhost', exposed_ports=['7039/tcp', '53/udp'],
+           env=LABDB_ENV)
+    assert name not in link_set(lab)
+    assert '-s %s/32 -d %s/32 -i %s -o %s -p tcp -m tcp --dport 7039' % (web_ip, db_ip, br, br) in iptables_save(lab)
+    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
+    # over it again, then removal leaves no set and no rule; the user's set is as it was
+    lab.ok('container_netns', name=db, bridge=br, hostname='dbhost', exposed_ports=['7000-7039/tcp', '53/udp'],
+           env=LABDB_ENV)
+    assert name in link_set(lab)
+    assert link(lab, alias='db', state='absent')['changed']
+    assert name not in link_set(lab) and 'CNET-LINKS -i' not in iptables_save(lab)
+    assert tcp_request(lab, web, db_ip, 7039) is None
+    assert lab.sh('ipset save %suser' % lab.id).stdout == user_set

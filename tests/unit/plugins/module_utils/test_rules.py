@@ -60,3 +60,47 @@ def test_masquerade_for_the_subnet_leaving_elsewhere():
 
 def test_no_bridges_renders_nothing():
     assert rules.render(empty_state()).rendered() == {}
+
+
+def many_links_state(ports):
+    """web linked to db over icc=false, db exposing `ports` consecutive TCP ports from 7000."""
+    s = state(icc=False)
+    s['containers']['db']['exposed_ports'] = [{'port': 7000, 'end': 7000 + ports - 1, 'proto': 'tcp'}]
+    return s
+
+
+def test_links_up_to_the_budget_stay_dockers_rule_pairs():
+    s = many_links_state(rules.LINK_SET_ABOVE)
+    assert len(lines(s, 'filter', 'CNET-LINKS')) == 2 * rules.LINK_SET_ABOVE
+    assert rules.render(s).sets == {}
+
+
+def test_links_beyond_the_budget_become_one_set_and_two_rules():
+    s = many_links_state(rules.LINK_SET_ABOVE + 1)
+    assert lines(s, 'filter', 'CNET-LINKS') == [
+        '-A CNET-LINKS -i br0 -o br0 -m set --match-set CNET-L-br0 dst,dst,src -m comment --comment "cnet:links:br0" '
+        '-j ACCEPT',
+        '-A CNET-LINKS -i br0 -o br0 -m set --match-set CNET-L-br0 src,src,dst -m comment --comment "cnet:links:br0" '
+        '-j ACCEPT',
+    ]
+    members = rules.render(s).sets['CNET-L-br0']
+    assert len(members) == rules.LINK_SET_ABOVE + 1
+    assert '10.1.0.2,tcp:7000,10.1.0.3' in members  # source, port, receiver
+
+
+def test_set_members_follow_the_sources_current_address():
+    s = many_links_state(40)
+    s['containers']['db']['networks'][0]['ip'] = '10.1.0.99'
+    assert all(m.startswith('10.1.0.99,') for m in rules.render(s).sets['CNET-L-br0'])
+
+
+def test_only_the_crowded_bridge_uses_a_set():
+    s = many_links_state(40)
+    s['bridges']['br1'] = dict(s['bridges']['br0'], subnet='10.2.0.0/24', gateway='10.2.0.1')
+    s['containers']['a'] = {'hostname': 'a', 'networks': [{'bridge': 'br1', 'ip': '10.2.0.2'}],
+                            'exposed_ports': [{'port': 80, 'proto': 'tcp'}]}
+    s['containers']['b'] = {'hostname': 'b', 'networks': [{'bridge': 'br1', 'ip': '10.2.0.3'}], 'exposed_ports': []}
+    s['links']['b/a'] = {'receiver': 'b', 'source': 'a', 'alias': 'a'}
+    rendered = lines(s, 'filter', 'CNET-LINKS')
+    assert sorted(rules.render(s).sets) == ['CNET-L-br0']
+    assert len(rendered) == 4 and '--dport 80 -m comment --comment "cnet:link:b/a"' in rendered[2]
