@@ -169,7 +169,7 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
         inside = dict((l['name'], l) for l in netlink.links(ns=name))
     lo = inside.get('lo')
     if not lo or not lo['up']:
-        out.append(step('set lo up in %s' % name, lambda: _set_up(netlink, name, 'lo')))
+        out.append(step('set lo up in %s' % name, lambda: netlink.set_link(LOOPBACK_INDEX, ns=name, state='up')))
     first_recreated = False
     for i, net in enumerate(new['networks']):
         net_steps = _network_steps(netlink, name, net, bridges[net['bridge']], host_links, inside, step)
@@ -183,9 +183,7 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
     return out
 
 
-def _set_up(netlink, ns, ifname):
-    link = netlink.link(ifname, ns=ns)
-    netlink.set_link(link['index'], ns=ns, state='up')
+LOOPBACK_INDEX = 1  # the kernel gives lo index 1 in every network namespace
 
 
 def _network_steps(netlink, name, net, bridge, host_links, inside, step):
@@ -198,8 +196,9 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
         def create():
             if host is not None:
                 netlink.delete_link(host['index'])
-            netlink.add_veth(net['veth'], net['ifname'], name)
-            plug(netlink, name, net, cidr, mtu)
+            netlink.add_veth(net['veth'], net['ifname'], name, netlink.index(net['bridge']), mtu, net['mac'])
+            netlink.set_hairpin(netlink.index(net['veth']))
+            _configure_peer(netlink, name, net, cidr, mtu, [])
         out.append(step('create veth %s <-> %s:%s on %s, %s' % (net['veth'], name, net['ifname'], net['bridge'], cidr),
                         create))
         return out
@@ -215,28 +214,21 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
 
 
 def _attach_host(netlink, net, mtu):
-    host = netlink.link(net['veth'])
-    bridge = netlink.link(net['bridge'])
-    netlink.set_link(host['index'], master=bridge['index'], mtu=mtu, state='up')
+    index = netlink.index(net['veth'])
+    netlink.set_link(index, master=netlink.index(net['bridge']), mtu=mtu, state='up')
     # With br_netfilter, DNAT to a container on the same bridge is bridged back out the port the
     # frame came in on: hairpin lets a container reach its own published port (as Docker does).
-    netlink.set_hairpin(host['index'])
+    netlink.set_hairpin(index)
 
 
 def _configure_peer(netlink, ns, net, cidr, mtu, current_addrs):
-    peer = netlink.link(net['ifname'], ns=ns)
-    netlink.set_link(peer['index'], ns=ns, address=net['mac'], mtu=mtu, state='up')
+    index = netlink.index(net['ifname'], ns=ns)
+    netlink.set_link(index, ns=ns, address=net['mac'], mtu=mtu, state='up')
     for addr in current_addrs:
         if addr != cidr:
-            netlink.del_addr(peer['index'], addr, ns=ns)
+            netlink.del_addr(index, addr, ns=ns)
     if cidr not in current_addrs:
-        netlink.add_addr(peer['index'], cidr, ns=ns)
-
-
-def plug(netlink, ns, net, cidr, mtu):
-    """Fresh veth: host end on the bridge, container end addressed and up."""
-    _attach_host(netlink, net, mtu)
-    _configure_peer(netlink, ns, net, cidr, mtu, [])
+        netlink.add_addr(index, cidr, ns=ns)
 
 
 def facts(name, spec, bridges, etc_dir):

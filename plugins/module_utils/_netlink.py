@@ -93,14 +93,26 @@ class Netlink:
             ipr.close()
 
     # ---- reading -------------------------------------------------------------------------
+    def index(self, name, ns=None):
+        """The index of a link by name (one targeted request, no dump), or None."""
+        msg = self._get(name, ns)
+        return msg['index'] if msg is not None else None
+
+    def _get(self, name, ns):
+        try:
+            for msg in self.ipr(ns).link('get', ifname=name):
+                return msg
+        except NetlinkError as e:
+            if e.code != errno.ENODEV:
+                raise
+        return None
+
     def link(self, name, ns=None):
         """A link as a plain dict, or None: name, index, kind, mtu, mac, up, master, addrs, hairpin."""
-        ipr = self.ipr(ns)
-        idx = ipr.link_lookup(ifname=name)
-        if not idx:
+        msg = self._get(name, ns)
+        if msg is None:
             return None
-        addrs = ipr.get_addr(index=idx[0], family=socket.AF_INET)
-        return self._link_dict(ipr.get_links(idx[0])[0], addrs)
+        return self._link_dict(msg, self.ipr(ns).get_addr(index=msg['index'], family=socket.AF_INET))
 
     def links(self, ns=None):
         """Every link of a namespace, from one link dump and one address dump."""
@@ -165,10 +177,12 @@ class Netlink:
     def replace_default_route(self, gateway, ns=None):
         self.ipr(ns).route('replace', dst='0.0.0.0/0', gateway=gateway)
 
-    def add_veth(self, host_name, peer_name, ns):
-        """A veth pair with its peer created straight inside the container namespace."""
-        self.ipr().link('add', ifname=host_name, kind='veth',
-                        peer={'ifname': peer_name, 'net_ns_fd': netns_path(ns)})
+    def add_veth(self, host_name, peer_name, ns, master, mtu, mac):
+        """A veth pair in one request: the host end on its bridge and up, the peer created straight
+        inside the container namespace with its MAC and MTU (the kernel does not take the peer's
+        up flag here, so the caller brings it up with its address)."""
+        self.ipr().link('add', ifname=host_name, kind='veth', master=master, mtu=mtu, state='up',
+                        peer={'ifname': peer_name, 'net_ns_fd': netns_path(ns), 'address': mac, 'mtu': mtu})
 
     # ---- namespaces ----------------------------------------------------------------------
     @staticmethod

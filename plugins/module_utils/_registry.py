@@ -110,16 +110,18 @@ def is_empty(state):
         and not state.get('firewall', {}).get('created_tables')
 
 
-def write_file_atomic(path, content, mode):
-    """Write through a temporary file and rename, so readers never see half a file."""
+def write_file_atomic(path, content, mode, durable=True):
+    """Write through a temporary file and rename, so readers never see half a file. `durable`
+    also syncs it to disk first: the registry needs that; files any run re-renders do not."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.cnet-')
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, 'w') as f:
             f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
         try:
