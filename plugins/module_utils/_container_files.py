@@ -32,15 +32,25 @@ FILES = ('hosts', 'resolv.conf', 'environment')
 MODES = {'hosts': 0o644, 'resolv.conf': 0o644, 'environment': 0o600}
 
 
-def render_hosts(state, name):
+def resolved_links(state):
+    """Every link resolved once, grouped by receiver in link-key order: a run renders each
+    receiver's hosts and env files from this instead of scanning all links per receiver."""
+    out = {}
+    for key in sorted(state['links']):
+        link = state['links'][key]
+        resolved = links.resolve(state, link)
+        if resolved:
+            out.setdefault(link['receiver'], []).append(resolved)
+    return out
+
+
+def render_hosts(state, name, resolved=None):
     container = state['containers'][name]
     lines = [DEFAULT_HOSTS]
     for entry in container.get('extra_hosts') or []:
         lines.append('%s\t%s\n' % (entry['ip'], entry['host']))
-    for link in links.links_of(state, name):
-        resolved = links.resolve(state, link)
-        if resolved:
-            lines.append(resolved['hosts_line'] + '\n')
+    for link in (resolved_links(state) if resolved is None else resolved).get(name, []):
+        lines.append(link['hosts_line'] + '\n')
     if container['networks']:
         lines.append('%s\t%s\n' % (container['networks'][0]['ip'], container['hostname']))
     return ''.join(lines)
@@ -72,27 +82,26 @@ def quote_env_value(value):
     return '"%s"' % ''.join('\\' + c if c in '\\"$`' else c for c in value)
 
 
-def container_env(state, name):
+def container_env(state, name, resolved=None):
     """Link variables first, then the container's own: its own win on a clash (as Docker)."""
     env = {}
-    for link in links.links_of(state, name):
-        resolved = links.resolve(state, link)
-        if resolved:
-            env.update(resolved['env'])
+    for link in (resolved_links(state) if resolved is None else resolved).get(name, []):
+        env.update(link['env'])
     env.update(state['containers'][name].get('env') or {})
     return env
 
 
-def render_environment(state, name):
-    env = container_env(state, name)
+def render_environment(state, name, resolved=None):
+    env = container_env(state, name, resolved)
     return ''.join('%s=%s\n' % (k, quote_env_value(v)) for k, v in sorted(env.items()))
 
 
-def render(state, name, host_resolv):
+def render(state, name, host_resolv, resolved=None):
+    resolved = resolved_links(state) if resolved is None else resolved
     return {
-        'hosts': render_hosts(state, name),
+        'hosts': render_hosts(state, name, resolved),
         'resolv.conf': render_resolv_conf(state['containers'][name], host_resolv),
-        'environment': render_environment(state, name),
+        'environment': render_environment(state, name, resolved),
     }
 
 
@@ -112,7 +121,7 @@ class FilePlan:
     def apply(self):
         for path, content, mode in self.writes:
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-            write_file_atomic(path, content, mode)
+            write_file_atomic(path, content, mode, durable=False)  # rendered again by any run
         for path in self.removes:
             try:
                 os.unlink(path)
@@ -143,8 +152,9 @@ def plan(old, new, etc_dir):
     if not new['containers'] and not old['containers']:
         return result
     host_resolv = _read(HOST_RESOLV_CONF)[0] or ''
+    resolved = resolved_links(new)
     for name in sorted(new['containers']):
-        for fname, content in sorted(render(new, name, host_resolv).items()):
+        for fname, content in sorted(render(new, name, host_resolv, resolved).items()):
             path = os.path.join(etc_dir, name, fname)
             if _read(path) != (content, MODES[fname]):
                 result.writes.append((path, content, MODES[fname]))

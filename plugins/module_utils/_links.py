@@ -144,11 +144,6 @@ def record(state, receiver, source, alias, field_prefix=''):
     return {'receiver': receiver, 'source': source, 'alias': alias}
 
 
-def links_of(state, receiver):
-    """The registry's links into `receiver`, in a stable order."""
-    return [state['links'][k] for k in sorted(state['links']) if state['links'][k]['receiver'] == receiver]
-
-
 def accept_ports(state, link):
     """What a link lets through when icc is off, without rendering env or hosts lines:
     (bridge, receiver_ip, source_ip, single ports), or None while the two share no network."""
