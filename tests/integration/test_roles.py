@@ -45,7 +45,9 @@ def test_topology_role_at_scale_with_prune_and_one_error_for_all_problems(lab):
     assert tcp_request(lab, web, 'db', 5432) == 'db-ok\n'
     assert not can_ping(lab, web, 'db')  # icc off: only the linked port
     assert tcp_request(lab, outside, '10.253.0.1', 18007) == 'w07\n'
-    assert iptables_save(lab).count('cnet:link:') == 20 * 2 * 2
+    # 40 links, one port each: beyond 32 port pairs the bridge matches them with one set
+    assert iptables_save(lab).count('"cnet:links:%s"' % bridges[0]['name']) == 2
+    assert lab.sh('ipset save CNET-L-%s' % bridges[0]['name']).stdout.count('\nadd ') == 20 * 2
 
     # prune: half the webs go, and the cache with its links
     kept = containers[:1] + [dict(c, links=c['links'][:1]) for c in containers[2:12]]
@@ -55,6 +57,9 @@ def test_topology_role_at_scale_with_prune_and_one_error_for_all_problems(lab):
     assert lab.name('ca') not in names and lab.name('w15') not in names and lab.name('w05') in names
     assert 'cnet:port:%s"' % lab.name('w15') not in iptables_save(lab)
     assert 'cache' not in lab.in_ns(lab.name('w05'), 'cat /etc/hosts').stdout
+    # 10 links left: Docker's rule pairs again, and no set
+    assert iptables_save(lab).count('cnet:link:') == 10 * 2
+    assert 'CNET-L-' not in lab.sh('ipset list -n').stdout
 
     # a declaration with several problems: one error that lists them all, nothing changed
     before = lab.snapshot()
