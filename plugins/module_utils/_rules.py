@@ -98,9 +98,11 @@ def render(state):
     return rs
 
 
-# Up to this many port pairs a bridge's links are Docker's own rule pairs, value for value with the
-# oracle; above it they become members of one ipset matched by two rules, because a linear chain
-# costs every new connection about 80 ns per rule (bench/RESULTS.md: 10,000 links, 8x the latency).
+# Up to this many port pairs in all, links are Docker's own rule pairs, value for value with the
+# oracle; above it every icc-off bridge's pairs become members of one ipset per bridge matched by
+# two rules. CNET-LINKS is one chain that every bridge's new connections walk, and each rule costs
+# about 80 ns (bench/RESULTS.md: 10,000 links made a connect 8x slower), so the budget is counted
+# over the whole chain, not per bridge.
 LINK_SET_ABOVE = 32
 
 
@@ -115,8 +117,8 @@ def link_matching(state):
         found = links.accept_ports(state, state['links'][key])
         if found and not state['bridges'][found[0]]['icc']:
             per_bridge.setdefault(found[0], []).append((key,) + found[1:])
-    return dict((bridge, (sum(len(entry[3]) for entry in entries) > LINK_SET_ABOVE, entries))
-                for bridge, entries in per_bridge.items())
+    use_set = sum(len(entry[3]) for entries in per_bridge.values() for entry in entries) > LINK_SET_ABOVE
+    return dict((bridge, (use_set, entries)) for bridge, entries in per_bridge.items())
 
 
 def link_rules(rs, state):

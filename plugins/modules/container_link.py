@@ -18,9 +18,9 @@ description:
     C(ALIAS_PORT), C(ALIAS_PORT_N_PROTO*), port range variables and C(ALIAS_ENV_*) from the source's env);
     its own variables win on a clash. Its hosts file gets C(IP<TAB>ALIAS SOURCE_HOSTNAME SOURCE_NAME).
   - When the shared bridge has C(icc=false), the two ACCEPT rules Docker writes per exposed port of the
-    source are added to the collection's C(CNET-LINKS) chain, and nothing more. On a bridge with more
-    than 32 such port pairs they are members of the bridge's ipset C(CNET-L-BRIDGE) instead (see
-    M(seed.container_net.docker_bridge)).
+    source are added to the collection's C(CNET-LINKS) chain, and nothing more. Once the host has more
+    than 32 such port pairs in all, they are members of the bridge's ipset C(CNET-L-BRIDGE) instead
+    (see M(seed.container_net.docker_bridge)).
   - Everything is rendered from the registry, so when the source gets a new address (re-created, moved
     to another network) the next run of any module of the collection updates env, hosts line and rules
     (Docker leaves them stale, moby#10164, moby#24043).
@@ -95,7 +95,7 @@ link:
     set_members:
       description:
         - The link's members (C(SOURCE_IP,PROTO:PORT,RECEIVER_IP)) of the bridge's ipset, when the bridge has
-          C(icc=false) and more than 32 linked port pairs.
+          C(icc=false) and the host more than 32 linked port pairs in all.
       type: list
       elements: str
       returned: success

@@ -20,10 +20,10 @@ description:
   - With O(icc=false) bridge-internal traffic is dropped except for the ports opened by
     M(seed.container_net.container_link); C(br_netfilter) is loaded and
     C(net.bridge.bridge-nf-call-iptables=1) is set so the rules really see bridged frames.
-  - Up to 32 linked port pairs on a bridge with O(icc=false) are Docker's own ACCEPT rule pairs; beyond
-    that they become members of one ipset C(CNET-L-BRIDGE) (type C(hash:ip,port,ip)) matched by two
-    rules, so a new connection costs the same behind 10 links as behind 10,000. That needs the
-    C(ipset) command (installed by the C(seed.container_net.host) role).
+  - Up to 32 linked port pairs on the host's bridges with O(icc=false) in all are Docker's own ACCEPT
+    rule pairs; beyond that each such bridge's pairs become members of its ipset C(CNET-L-BRIDGE) (type
+    C(hash:ip,port,ip)) matched by two rules, so a new connection costs the same behind 10 links as
+    behind 10,000. That needs the C(ipset) command (installed by the C(seed.container_net.host) role).
 author:
   - seed.container_net developers (@seed)
 extends_documentation_fragment:

@@ -45,7 +45,7 @@ def test_topology_role_at_scale_with_prune_and_one_error_for_all_problems(lab):
     assert tcp_request(lab, web, 'db', 5432) == 'db-ok\n'
     assert not can_ping(lab, web, 'db')  # icc off: only the linked port
     assert tcp_request(lab, outside, '10.253.0.1', 18007) == 'w07\n'
-    # 40 links, one port each: beyond 32 port pairs the bridge matches them with one set
+    # 40 links, one port each: beyond 32 port pairs in all the bridge matches them with one set
     assert iptables_save(lab).count('"cnet:links:%s"' % bridges[0]['name']) == 2
     assert lab.sh('ipset save CNET-L-%s' % bridges[0]['name']).stdout.count('\nadd ') == 20 * 2
 

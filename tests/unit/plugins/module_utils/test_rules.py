@@ -94,13 +94,20 @@ def test_set_members_follow_the_sources_current_address():
     assert all(m.startswith('10.1.0.99,') for m in rules.render(s).sets['CNET-L-br0'])
 
 
-def test_only_the_crowded_bridge_uses_a_set():
-    s = many_links_state(40)
+def second_bridge(s, ports):
     s['bridges']['br1'] = dict(s['bridges']['br0'], subnet='10.2.0.0/24', gateway='10.2.0.1')
     s['containers']['a'] = {'hostname': 'a', 'networks': [{'bridge': 'br1', 'ip': '10.2.0.2'}],
-                            'exposed_ports': [{'port': 80, 'proto': 'tcp'}]}
+                            'exposed_ports': [{'port': 80, 'end': 80 + ports - 1, 'proto': 'tcp'}]}
     s['containers']['b'] = {'hostname': 'b', 'networks': [{'bridge': 'br1', 'ip': '10.2.0.3'}], 'exposed_ports': []}
     s['links']['b/a'] = {'receiver': 'b', 'source': 'a', 'alias': 'a'}
-    rendered = lines(s, 'filter', 'CNET-LINKS')
-    assert sorted(rules.render(s).sets) == ['CNET-L-br0']
-    assert len(rendered) == 4 and '--dport 80 -m comment --comment "cnet:link:b/a"' in rendered[2]
+    return s
+
+
+def test_the_budget_counts_the_whole_chain_not_one_bridge():
+    # 20 + 20 pairs: no bridge is over 32 alone, but the one chain all bridges walk would be
+    s = second_bridge(many_links_state(20), 20)
+    assert sorted(rules.render(s).sets) == ['CNET-L-br0', 'CNET-L-br1']
+    assert len(lines(s, 'filter', 'CNET-LINKS')) == 4
+    # 20 + 10 pairs stay Docker's rule pairs on both bridges
+    s = second_bridge(many_links_state(20), 10)
+    assert rules.render(s).sets == {} and len(lines(s, 'filter', 'CNET-LINKS')) == 60
