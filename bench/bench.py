@@ -487,8 +487,8 @@ def write_results(bench, path, plot):
               'The first bench run (commit 979187d, this machine, 2026-11-24) missed two targets; the causes were fixed:',
               '',
               '- New-connection latency behind 10,000 links was 1821 µs against 236 µs with no rules (7.7x): '
-              'CNET-LINKS was one linear chain of Docker rule pairs. Beyond 32 port pairs a bridge now matches its '
-              'links with one ipset (hash:ip,port,ip) and two rules. Both layouts are measured above in this run: '
+              'CNET-LINKS was one linear chain of Docker rule pairs. Beyond 32 port pairs in all, each icc-off bridge '
+              'now matches its links with one ipset (hash:ip,port,ip) and two rules. Both layouts are measured above in this run: '
               "the linear one as 'before', real links through the collection as 'after'.",
               '- Per-container setup was 41.9 ms at N=10 and 14.9 ms at N=100 (whole call / N; 0.70 of a CNI ADD at '
               'N=10): each container cost about 18 netlink requests (every lookup read the link twice and its '
@@ -504,7 +504,7 @@ def write_results(bench, path, plot):
             x for x, done in (('Docker (dockerd or /bin/busybox missing)', k), ('CNI plugins (not installed)', cni))
             if not done), '']
     if plot:
-        lines += ['The plot of cost per container against N is written beside this file as `converge.png` by',
+        lines += ['', 'The plot of cost per container against N is written beside this file as `converge.png` by',
                   '`bench/run` (a generated image, not kept in git).', '']
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
