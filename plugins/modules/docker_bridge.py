@@ -118,6 +118,13 @@ BRIDGE_PARAMS = ('subnet', 'gateway', 'ip_range', 'mtu', 'icc', 'ip_masquerade',
 
 class BridgeManager(Manager):
     kind = 'docker_bridge'
+    _link = None
+
+    def link(self):
+        """The bridge as the kernel has it, read once per run (nothing changes it before apply)."""
+        if self._link is None:
+            self._link = {'found': self.netlink.link(self.params['name'])}
+        return self._link['found']
 
     def update(self, state):
         name = bridges.check_ifname(self.params['name'])
@@ -126,11 +133,11 @@ class BridgeManager(Manager):
             state['bridges'].pop(name, None)
         else:
             params = dict((k, self.params[k]) for k in BRIDGE_PARAMS)
-            state['bridges'][name] = bridges.record(name, params, state, self.netlink.link(name))
+            state['bridges'][name] = bridges.record(name, params, state, self.link())
 
     def kernel_plan(self, old, new):
         name = self.params['name']
-        return bridges.steps(self.netlink, name, new['bridges'].get(name), self.netlink.link(name), Step)
+        return bridges.steps(self.netlink, name, new['bridges'].get(name), self.link(), Step)
 
     def facts(self, state):
         return {'bridge': bridges.facts(state, self.params['name'])}
