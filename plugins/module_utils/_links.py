@@ -144,14 +144,18 @@ def record(state, receiver, source, alias, field_prefix=''):
     return {'receiver': receiver, 'source': source, 'alias': alias}
 
 
+def where(state, link):
+    """(bridge, receiver_ip, source_ip) of a link, or None while the two share no network."""
+    return shared_network(state['containers'][link['receiver']], state['containers'][link['source']])
+
+
 def accept_ports(state, link):
     """What a link lets through when icc is off, without rendering env or hosts lines:
     (bridge, receiver_ip, source_ip, single ports), or None while the two share no network."""
-    source = state['containers'][link['source']]
-    shared = shared_network(state['containers'][link['receiver']], source)
+    shared = where(state, link)
     if shared is None:
         return None
-    return shared + (expand_ports(source['exposed_ports']),)
+    return shared + (expand_ports(state['containers'][link['source']]['exposed_ports']),)
 
 
 def set_entry(receiver_ip, source_ip, port):

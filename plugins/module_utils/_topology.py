@@ -144,9 +144,10 @@ def facts(state, etc_dir):
     link_facts = {}
     for key in sorted(state['links']):
         link = state['links'][key]
-        resolved = links.resolve(state, link)
-        link_facts[key] = dict(link, bridge=resolved['bridge'] if resolved else None,
-                               hosts_line=resolved['hosts_line'] if resolved else None)
+        shared = links.where(state, link)  # not links.resolve: no env rendering for 10,000 links
+        hosts_line = links.hosts_line(link['alias'], shared[2], state['containers'][link['source']]['hostname'],
+                                      link['source']) if shared else None
+        link_facts[key] = dict(link, bridge=shared[0] if shared else None, hosts_line=hosts_line)
     return {
         'bridges': dict((n, bridges.facts(state, n)) for n in sorted(state['bridges'])),
         'containers': dict((n, containers.facts(n, state['containers'][n], state['bridges'], etc_dir))
