@@ -196,9 +196,11 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
         def create():
             if host is not None:
                 netlink.delete_link(host['index'])
-            netlink.add_veth(net['veth'], net['ifname'], name, netlink.index(net['bridge']), mtu, net['mac'])
+            netlink.add_veth(net['veth'], net['ifname'], name, netlink.bridge_index(net['bridge']), mtu, net['mac'])
             netlink.set_hairpin(netlink.index(net['veth']))
-            _configure_peer(netlink, name, net, cidr, mtu, [])
+            peer = netlink.index(net['ifname'], ns=name)
+            netlink.set_link(peer, ns=name, state='up')  # MAC and MTU came with the veth
+            netlink.add_addr(peer, cidr, ns=name)
         out.append(step('create veth %s <-> %s:%s on %s, %s' % (net['veth'], name, net['ifname'], net['bridge'], cidr),
                         create))
         return out
@@ -215,7 +217,7 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
 
 def _attach_host(netlink, net, mtu):
     index = netlink.index(net['veth'])
-    netlink.set_link(index, master=netlink.index(net['bridge']), mtu=mtu, state='up')
+    netlink.set_link(index, master=netlink.bridge_index(net['bridge']), mtu=mtu, state='up')
     # With br_netfilter, DNAT to a container on the same bridge is bridged back out the port the
     # frame came in on: hairpin lets a container reach its own published port (as Docker does).
     netlink.set_hairpin(index)

@@ -62,6 +62,7 @@ class Netlink:
 
     def __init__(self):
         self._sockets = {}
+        self._bridges = {}  # bridge name -> index, for the veths of one run; dropped on any delete
 
     def __enter__(self):
         return self
@@ -107,6 +108,12 @@ class Netlink:
                 raise
         return None
 
+    def bridge_index(self, name):
+        """The host bridge's index, looked up once for all the veths a run plugs into it."""
+        if self._bridges.get(name) is None:
+            self._bridges[name] = self.index(name)
+        return self._bridges[name]
+
     def link(self, name, ns=None):
         """A link as a plain dict, or None: name, index, kind, mtu, mac, up, master, addrs, hairpin."""
         msg = self._get(name, ns)
@@ -146,6 +153,7 @@ class Netlink:
 
     # ---- writing -------------------------------------------------------------------------
     def add_bridge(self, name, mtu=None):
+        self._bridges.pop(name, None)
         kwargs = {'ifname': name, 'kind': 'bridge'}
         if mtu:
             kwargs['mtu'] = mtu
@@ -160,6 +168,7 @@ class Netlink:
         self.ipr().brport('set', index=index, mode=1)
 
     def delete_link(self, index, ns=None):
+        self._bridges = {}
         try:
             self.ipr(ns).link('del', index=index)
         except NetlinkError as e:
