@@ -111,29 +111,29 @@ def link_set_name(bridge):
 
 
 def link_matching(state):
-    """Per bridge with icc off: (uses a set, [(link key, receiver_ip, source_ip, ports)])."""
+    """(whether links are matched by sets, {bridge with icc off: [(link key, receiver_ip, source_ip, ports)]})."""
     per_bridge = {}
     for key in sorted(state['links']):
         found = links.accept_ports(state, state['links'][key])
         if found and not state['bridges'][found[0]]['icc']:
             per_bridge.setdefault(found[0], []).append((key,) + found[1:])
-    use_set = sum(len(entry[3]) for entries in per_bridge.values() for entry in entries) > LINK_SET_ABOVE
-    return dict((bridge, (use_set, entries)) for bridge, entries in per_bridge.items())
+    pairs = sum(len(entry[3]) for entries in per_bridge.values() for entry in entries)
+    return pairs > LINK_SET_ABOVE, per_bridge
 
 
 def link_rules(rs, state):
-    """CNET-LINKS: set-matched bridges first (two rules each), then Docker's pairs link by link."""
-    matching = link_matching(state)
-    for bridge in sorted(matching):
-        use_set, entries = matching[bridge]
-        if use_set:
+    """CNET-LINKS: two set-matching rules per bridge, or Docker's pairs link by link."""
+    use_set, per_bridge = link_matching(state)
+    if use_set:
+        for bridge in sorted(per_bridge):
             name = link_set_name(bridge)
-            rs.add_set(name, [links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in entries for p in ports])
+            rs.add_set(name, [links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in per_bridge[bridge]
+                              for p in ports])
             for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
                 rs.add('filter', 'CNET-LINKS', '-i %s -o %s -m set --match-set %s %s -j ACCEPT'
                        % (bridge, bridge, name, flags), 'links:' + bridge)
-    by_key = dict((entry[0], (bridge,) + entry[1:]) for bridge, (use_set, entries) in matching.items()
-                  if not use_set for entry in entries)
+        return
+    by_key = dict((entry[0], (bridge,) + entry[1:]) for bridge, entries in per_bridge.items() for entry in entries)
     for key in sorted(by_key):
         bridge, r_ip, s_ip, ports = by_key[key]
         for rule in links.link_rules(r_ip, s_ip, bridge, ports):

@@ -151,14 +151,15 @@ class LinkManager(Manager):
         if not resolved:
             return {'link': {}}
         prefix = links.env_prefix(link['alias']) + '_ENV_'
-        use_set = rules.link_matching(state).get(resolved['bridge'], (None,))[0]
+        use_set, per_bridge = rules.link_matching(state)
+        in_force = resolved['bridge'] in per_bridge  # the bridge has icc off
         return {'link': {
             'receiver': link['receiver'], 'source': link['source'], 'alias': link['alias'],
             'bridge': resolved['bridge'],
             'hosts_line': resolved['hosts_line'],
             'env': dict((k, MASKED if k.startswith(prefix) else v) for k, v in resolved['env']),
-            'rules': resolved['rules'] if use_set is False else [],
-            'set_members': resolved['set_members'] if use_set else [],
+            'rules': resolved['rules'] if in_force and not use_set else [],
+            'set_members': resolved['set_members'] if in_force and use_set else [],
         }}
 
     def view(self, state):
