@@ -178,6 +178,4 @@ def resolve(state, link):
         'env': render_link_env(link['receiver'], link['alias'], source_ip, source['exposed_ports'],
                                source.get('env')),
         'hosts_line': hosts_line(link['alias'], source_ip, source['hostname'], link['source']),
-        'rules': link_rules(receiver_ip, source_ip, bridge, source['exposed_ports']),
-        'set_members': [set_entry(receiver_ip, source_ip, p) for p in expand_ports(source['exposed_ports'])],
     }

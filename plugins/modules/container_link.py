@@ -153,13 +153,16 @@ class LinkManager(Manager):
         prefix = links.env_prefix(link['alias']) + '_ENV_'
         use_set, per_bridge = rules.link_matching(state)
         in_force = resolved['bridge'] in per_bridge  # the bridge has icc off
+        r_ip, s_ip = resolved['receiver_ip'], resolved['source_ip']
+        exposed = state['containers'][link['source']]['exposed_ports']
         return {'link': {
             'receiver': link['receiver'], 'source': link['source'], 'alias': link['alias'],
             'bridge': resolved['bridge'],
             'hosts_line': resolved['hosts_line'],
             'env': dict((k, MASKED if k.startswith(prefix) else v) for k, v in resolved['env']),
-            'rules': resolved['rules'] if in_force and not use_set else [],
-            'set_members': resolved['set_members'] if in_force and use_set else [],
+            'rules': links.link_rules(r_ip, s_ip, resolved['bridge'], exposed) if in_force and not use_set else [],
+            'set_members': [links.set_entry(r_ip, s_ip, p) for p in links.expand_ports(exposed)]
+            if in_force and use_set else [],
         }}
 
     def view(self, state):
