@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULES = os.path.join(ROOT, 'plugins', 'modules')
 ETC_NETNS = '/etc/netns'
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'probe.py')
+PYTHON = '/usr/bin/python3'  # the system one: no venv to start, the same in every namespace
 _counter = itertools.count()
 
 
@@ -156,13 +159,23 @@ class Lab:
         self.extra_ns.append(ns)
         return ns
 
-    def serve(self, ns, cmd):
-        """A server process in a namespace, ended by PID at teardown."""
+    def serve(self, ns, cmd, tcp=(), udp=()):
+        """A server process in a namespace, awaited until it listens on every `tcp` port and is
+        bound to every `udp` port (a bounded poll of its own /proc/PID/net), ended by PID at teardown."""
+        err = tempfile.TemporaryFile()  # a pipe could fill up and stall a chatty server
         proc = subprocess.Popen(['ip', 'netns', 'exec', ns, 'sh', '-c', 'exec ' + cmd],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=err)
+        proc.stderr_file = err
         self.procs.append(proc)
-        time.sleep(0.3)
+        wait_bound(proc, tcp, udp)
         return proc
+
+    def echo(self, ns, reply, tcp=(), udp=(), record=None, bind=None):
+        """probe.py's server: answers `reply` on every connection and datagram ('{peer}': the client)."""
+        args = ''.join(' --tcp %d' % p for p in tcp) + ''.join(' --udp %d' % p for p in udp)
+        args += ' --record %s' % record if record else ''
+        args += ' --bind %s' % bind if bind else ''
+        return self.serve(ns, '%s %s serve --reply %s%s' % (PYTHON, PROBE, shlex.quote(reply), args), tcp, udp)
 
     procs = None
 
@@ -225,20 +238,63 @@ def can_ping(lab, ns, ip):
     return lab.in_ns(ns, 'ping -c1 -W1 %s' % ip, check=False).returncode == 0
 
 
-def tcp_request(lab, ns, ip, port, data='ping', timeout=8):
-    """One TCP exchange from namespace `ns`; returns what the server answered, or None.
+def bound_ports(pid, proto):
+    """Ports a process's network namespace has bound (TCP: listening), from /proc/PID/net."""
+    ports = set()
+    for suffix in ('', '6'):
+        try:
+            with open('/proc/%d/net/%s%s' % (pid, proto, suffix)) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if proto == 'tcp' and fields[3] != '0A':
+                continue
+            ports.add(int(fields[1].rsplit(':', 1)[1], 16))
+    return ports
 
-"    A blocked path fails on the 2 s connect timeout; an open one may take its time to answer
-    (a forking server on a loaded machine), hence the longer wait after our side is sent. The
-    client never half-closes (shut-none): a server socat that sees EOF gives its SYSTEM child only
-    0.5 s to answer, which a loaded machine can miss (an empty answer, seen once).
+
+def wait_bound(proc, tcp=(), udp=(), timeout=15):
+    """Poll until the server's namespace shows every port bound; fail fast if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            proc.stderr_file.seek(0)
+            raise AssertionError('server exited (%s): %s' % (proc.returncode, proc.stderr_file.read()))
+        if set(tcp) <= bound_ports(proc.pid, 'tcp') and set(udp) <= bound_ports(proc.pid, 'udp'):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError('server %d not listening on tcp %s udp %s after %ds' % (proc.pid, tcp, udp, timeout))
+        time.sleep(0.02)
+
+
+def wait_for(predicate, timeout=10, what='condition'):
+    """A bounded poll: return predicate()'s first truthy value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %ds waiting for %s' % (timeout, what))
+        time.sleep(0.02)
+
+
+def tcp_request(lab, ns, ip, port, data='ping', connect_timeout=2):
+    """One TCP exchange from namespace `ns` (or the lab host itself); the answer, or None.
+
+    probe.py's client sends, half-closes and reads to EOF: a probe server answers on accept, so an
+    open path always answers in full and a blocked one fails on the connect timeout.
     """
-    out = lab.in_ns(ns, 'printf %s | timeout %d socat -t6 - TCP:%s:%d,connect-timeout=2,shut-none'
-                    % (data, timeout, ip, port), check=False, timeout=timeout + 5)
+    cmd = '%s %s tcp %s %d --data %s --connect-timeout %s' % (PYTHON, PROBE, ip, port, shlex.quote(data),
+                                                                 connect_timeout)
+    out = lab.sh(cmd, check=False) if ns == lab.ns else lab.in_ns(ns, cmd, check=False)
     return out.stdout if out.returncode == 0 else None
 
 
-def udp_request(lab, ns, ip, port, data='ping', timeout=3):
-    out = lab.in_ns(ns, 'printf %s | timeout %d socat -T2 - UDP:%s:%d'
-                    % (data, timeout, ip, port), check=False, timeout=timeout + 5)
-    return out.stdout if out.stdout else None
+def udp_request(lab, ns, ip, port, data='ping', timeout=2, source_port=0):
+    cmd = '%s %s udp %s %d --data %s --timeout %s --source-port %d' % (PYTHON, PROBE, ip, port, shlex.quote(data),
+                                                                        timeout, source_port)
+    out = lab.sh(cmd, check=False) if ns == lab.ns else lab.in_ns(ns, cmd, check=False)
+    return out.stdout if out.returncode == 0 else None

@@ -93,9 +93,9 @@ def test_two_aliases_several_links_each_removable_alone(lab):
 
 
 def serve_db_ports(lab, db):
-    lab.serve(db, "socat TCP-LISTEN:5432,reuseaddr,fork SYSTEM:'echo pg-ok'")
-    lab.serve(db, "socat UDP-RECVFROM:53,reuseaddr,fork SYSTEM:'echo dns-ok'")
-    lab.serve(db, "socat TCP-LISTEN:9999,reuseaddr,fork SYSTEM:'echo not-exposed'")
+    lab.echo(db, 'pg-ok\n', tcp=[5432])
+    lab.echo(db, 'dns-ok\n', udp=[53])
+    lab.echo(db, 'not-exposed\n', tcp=[9999])
 
 
 @pytest.mark.parametrize('icc', [False, True])
@@ -123,7 +123,7 @@ def test_real_redis_client_by_alias_and_by_link_env(lab):
     db, web = lab.name('db'), lab.name('web')
     assert link(lab, alias='cache')['changed']
     lab.serve(db, 'redis-server --port 6379 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no '
-                  '--dir /tmp --daemonize no')
+                  '--dir /tmp --daemonize no', tcp=[6379])
     out = os.popen('%s %s %s -- redis-cli -h cache ping' % (sys.executable, CONTAINER_EXEC, web)).read()
     assert out.strip() == 'PONG'
     out = os.popen('%s %s %s -- sh -c \'redis-cli -h "$CACHE_PORT_6379_TCP_ADDR" -p "$CACHE_PORT_6379_TCP_PORT" '
@@ -144,7 +144,7 @@ def test_source_readdressed_updates_env_hosts_and_rules(lab):
     assert exec_env(lab, web)['DB_PORT_5432_TCP_ADDR'] == '10.85.0.200'
     assert '10.85.0.200\tdb dbhost %s' % db in lab.in_ns(web, 'cat /etc/hosts').stdout
     assert '-d 10.85.0.200/32' in iptables_save(lab)
-    lab.serve(db, "socat TCP-LISTEN:5432,reuseaddr,fork SYSTEM:'echo moved'")
+    lab.echo(db, 'moved\n', tcp=[5432])
     assert tcp_request(lab, web, 'db', 5432) == 'moved\n'
     again = link(lab, alias='db')
     assert again['changed'] is False
@@ -228,9 +228,9 @@ def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
     assert [line for line in iptables_save(lab).splitlines() if line.startswith('-A CNET-LINKS')] == [
         '-A CNET-LINKS -i %s -o %s -m set --match-set %s %s -m comment --comment "cnet:links:%s" -j ACCEPT'
         % (br, br, name, flags, br) for flags in ('dst,dst,src', 'src,src,dst')]
-    lab.serve(db, "socat TCP-LISTEN:7039,reuseaddr,fork SYSTEM:'echo last-port'")
-    lab.serve(db, "socat UDP-RECVFROM:53,reuseaddr,fork SYSTEM:'echo dns-ok'")
-    lab.serve(db, "socat TCP-LISTEN:9999,reuseaddr,fork SYSTEM:'echo not-exposed'")
+    lab.echo(db, 'last-port\n', tcp=[7039])
+    lab.echo(db, 'dns-ok\n', udp=[53])
+    lab.echo(db, 'not-exposed\n', tcp=[9999])
     assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
     assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
     assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed

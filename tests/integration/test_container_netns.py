@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from labhost import can_ping, sh
+from labhost import can_ping, sh, tcp_request
 
 UPSTREAM_LAB = '10.250.0.1/24'
 UPSTREAM_PEER = '10.250.0.2/24'
@@ -44,9 +44,8 @@ def test_container_reaches_upstream_through_masquerade(lab):
     br = bridge(lab)
     c = container(lab, 'c', bridge=br)
     assert c['changed']
-    lab.serve(up, "socat TCP-LISTEN:7071,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'")
-    seen = lab.in_ns(lab.name('c'), 'timeout 4 socat -T2 - TCP:10.250.0.2:7071,connect-timeout=2,shut-none </dev/null').stdout
-    assert seen.strip() == '10.250.0.1'
+    lab.echo(up, '{peer}\n', tcp=[7071])
+    assert tcp_request(lab, lab.name('c'), '10.250.0.2', 7071) == '10.250.0.1\n'
 
 
 def test_container_on_two_networks_reaches_both_and_connect_disconnect_is_surgical(lab):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labhost import can_ping, iptables_save, sh
+from labhost import can_ping, iptables_save, sh, tcp_request
 
 UPSTREAM_LAB = '10.250.0.1/24'
 UPSTREAM_PEER = '10.250.0.2/24'
@@ -40,10 +40,8 @@ def bridge(lab, **kw):
 
 def served_peer_address(lab, client_ns, server_ns, ip, port=7070):
     """Which source address a TCP server in `server_ns` sees for a connection from `client_ns`."""
-    lab.serve(server_ns, "socat TCP-LISTEN:%d,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'" % port)
-    out = lab.in_ns(client_ns, 'timeout 4 socat -T2 - TCP:%s:%d,connect-timeout=2,shut-none </dev/null' % (ip, port),
-                    check=False)
-    return out.stdout.strip() or None
+    lab.echo(server_ns, '{peer}\n', tcp=[port])
+    return (tcp_request(lab, client_ns, ip, port) or '').strip() or None
 
 
 def test_present_reaches_gateway_and_masquerades_upstream(lab):

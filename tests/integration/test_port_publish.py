@@ -2,7 +2,7 @@
 
 import pytest
 
-from labhost import iptables_save, tcp_request, udp_request
+from labhost import iptables_save, tcp_request, udp_request, wait_for
 
 LAB_IP = '10.251.0.1'
 
@@ -26,16 +26,16 @@ def test_tcp_udp_and_ranges_from_outside_from_host_and_hairpin(lab):
     assert result['changed'] and not result.get('failed'), result
     assert result['ports']['docker_port'] == ['80/tcp -> 0.0.0.0:8080', '53/udp -> 0.0.0.0:1053',
                                               '7000-7002/tcp -> 0.0.0.0:7000-7002', '80/tcp -> 127.0.0.1:15432']
-    lab.serve(web, "socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo web'")
-    lab.serve(web, "socat UDP-RECVFROM:53,reuseaddr,fork SYSTEM:'echo dns'")
-    lab.serve(web, "socat TCP-LISTEN:7001,reuseaddr,fork SYSTEM:'echo range'")
+    lab.echo(web, 'web\n', tcp=[80])
+    lab.echo(web, 'dns\n', udp=[53])
+    lab.echo(web, 'range\n', tcp=[7001])
     assert tcp_request(lab, outside, LAB_IP, 8080) == 'web\n'
     assert udp_request(lab, outside, LAB_IP, 1053) == 'dns\n'
     assert tcp_request(lab, outside, LAB_IP, 7001) == 'range\n'
     # from the lab host itself: its own address, and 127.0.0.1 where published there
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:%s:8080,shut-none" % LAB_IP).stdout == 'web\n'
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432,shut-none").stdout == 'web\n'
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:8080,shut-none").stdout == 'web\n'
+    assert tcp_request(lab, lab.ns, LAB_IP, 8080) == 'web\n'
+    assert tcp_request(lab, lab.ns, '127.0.0.1', 15432) == 'web\n'
+    assert tcp_request(lab, lab.ns, '127.0.0.1', 8080) == 'web\n'
     # hairpin: the container reaches its own published port through the host's address
     assert tcp_request(lab, web, LAB_IP, 8080) == 'web\n'
     assert lab.sh('cat /proc/sys/net/ipv4/conf/%s/route_localnet' % lab.name('br')).stdout.strip() == '1'
@@ -43,11 +43,12 @@ def test_tcp_udp_and_ranges_from_outside_from_host_and_hairpin(lab):
 
 def test_loopback_publish_is_not_reachable_from_outside_even_with_a_route(lab, tmp_path):
     outside, web, ip = setup(lab)
-    assert publish(lab, web, ports=['127.0.0.1:15432:80', '127.0.0.1:1053:53/udp'])['changed']
-    lab.serve(web, "socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo web'")
+    ports = ['127.0.0.1:15432:80', '127.0.0.1:1053:53/udp', '1054:53/udp']  # 1054: the control's way in
+    assert publish(lab, web, ports=ports)['changed']
+    lab.echo(web, 'web\n', tcp=[80])
     received = tmp_path / 'received'
     received.write_text('')
-    lab.serve(web, 'socat -u UDP-RECV:53,reuseaddr OPEN:%s,append' % received)
+    lab.echo(web, '', udp=[53], record=received)
     # The outside sends packets for 127.0.0.1 to the lab host (moby#45610's attack).
     dev = lab.in_ns(outside, "ip -o link | awk -F': ' '$2 != \"lo\" {print $2}' | cut -d@ -f1").stdout.strip()
     lab.in_ns(outside, 'sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.%s.route_localnet=1 && '
@@ -55,25 +56,28 @@ def test_loopback_publish_is_not_reachable_from_outside_even_with_a_route(lab, t
                        'ip route add 127.0.0.1/32 via %s dev %s' % (dev, LAB_IP, dev))
 
     def attack(word):
+        """What the server has received once a control datagram, sent after the attack over the same
+        link and queue to an allowed port, has arrived (so the attack's fate is decided by then)."""
         lab.in_ns(outside, 'printf %s | socat -u - UDP:127.0.0.1:1053,bind=10.251.0.2' % word)
-        lab.in_ns(outside, 'sleep 0.5')
-        return received.read_text()
+        lab.in_ns(outside, 'printf control-%s | socat -u - UDP:%s:1054,bind=10.251.0.2' % (word, LAB_IP))
+        wait_for(lambda: 'control-%s' % word in received.read_text(), what='the control datagram')
+        return [line.split()[1] for line in received.read_text().splitlines() if not line.split()[1].startswith('control-')]
 
-    assert attack('blocked') == ''
+    assert attack('blocked') == []
     # Control: without the raw-table drop the same packets do reach the container (the attack is real).
     lab.sh('iptables -t raw -F CNET-RAW')
-    assert attack('through') == 'through'
-    assert publish(lab, web, ports=['127.0.0.1:15432:80', '127.0.0.1:1053:53/udp'])['changed'] is True  # repaired
-    assert attack('again') == 'through'
+    assert attack('through') == ['through']
+    assert publish(lab, web, ports=ports)['changed'] is True  # repaired
+    assert attack('again') == ['through']
     # The host itself still reaches its loopback publish.
-    assert lab.sh("printf x | timeout 3 socat -t2 - TCP:127.0.0.1:15432,shut-none").stdout == 'web\n'
+    assert tcp_request(lab, lab.ns, '127.0.0.1', 15432) == 'web\n'
 
 
 def test_allowed_sources(lab):
     outside, web, ip = setup(lab)
     stranger = lab.add_peer('o2', '10.252.0.1/24', '10.252.0.2/24')
     assert publish(lab, web, ports=['8080:80'], allowed_sources=['10.251.0.0/24'])['changed']
-    lab.serve(web, "socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo web'")
+    lab.echo(web, 'web\n', tcp=[80])
     assert tcp_request(lab, outside, LAB_IP, 8080) == 'web\n'
     assert tcp_request(lab, stranger, '10.252.0.1', 8080) is None
     assert tcp_request(lab, stranger, ip, 80) is None  # nor by routing to the container directly
@@ -81,21 +85,22 @@ def test_allowed_sources(lab):
 
 def test_udp_remap_while_client_keeps_sending(lab):
     outside, web, ip = setup(lab, exposed=('5001/udp', '5002/udp'))
-    lab.serve(web, "socat UDP-RECVFROM:5001,reuseaddr,fork SYSTEM:'echo old'")
-    lab.serve(web, "socat UDP-RECVFROM:5002,reuseaddr,fork SYSTEM:'echo new'")
-    send = 'printf x | timeout 3 socat -T1 - UDP:%s:1053,sourceport=40053,reuseaddr' % LAB_IP
+    lab.echo(web, 'old\n', udp=[5001])
+    lab.echo(web, 'new\n', udp=[5002])
+    def send():
+        return udp_request(lab, outside, LAB_IP, 1053, source_port=40053)
     # moby#8795: a client sending before the mapping exists must not stay stuck once it does.
-    assert lab.in_ns(outside, send, check=False).stdout == ''
+    assert send() is None
     assert publish(lab, web, ports=['1053:5001/udp'])['changed']
-    assert lab.in_ns(outside, send, check=False).stdout == 'old\n'
+    assert send() == 'old\n'
     assert publish(lab, web, ports=['1053:5002/udp'])['changed']
-    assert lab.in_ns(outside, send, check=False).stdout == 'new\n'
+    assert send() == 'new\n'
 
 
 def test_empty_host_port_is_chosen_once_and_publish_all(lab):
     outside, web, ip = setup(lab)
     lab.sh('sysctl -qw net.ipv4.ip_local_port_range="40000 40010" net.ipv4.ip_local_reserved_ports=40000')
-    lab.serve(lab.ns, 'socat TCP-LISTEN:40001,bind=0.0.0.0,reuseaddr,fork SYSTEM:true')  # a listener to skip
+    lab.echo(lab.ns, '', tcp=[40001])  # a listener to skip
     first = publish(lab, web, ports=['127.0.0.1::80'])
     assert first['ports']['mappings'][0]['host_port'] == 40002 and first['ports']['mappings'][0]['random']
     assert publish(lab, web, ports=['127.0.0.1::80'])['changed'] is False
@@ -105,7 +110,7 @@ def test_empty_host_port_is_chosen_once_and_publish_all(lab):
         '7000-7002/tcp -> 0.0.0.0:40004-40006']
     again = publish(lab, web, ports=['127.0.0.1::80'], publish_all=True)
     assert again['changed'] is False and again['ports'] == everything['ports']
-    lab.serve(web, "socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo web'")
+    lab.echo(web, 'web\n', tcp=[80])
     assert tcp_request(lab, outside, LAB_IP, 40003) == 'web\n'
 
 
@@ -150,7 +155,7 @@ def test_bad_input_fails_naming_field_and_changes_nothing(lab, ports, field, wor
     other = lab.name('oth')
     lab.ok('container_netns', name=other, bridge=lab.name('br'))
     lab.ok('port_publish', container=other, ports=['6000:80'])
-    lab.serve(lab.ns, 'socat TCP-LISTEN:9999,reuseaddr,fork SYSTEM:true')
+    lab.echo(lab.ns, '', tcp=[9999])
     before = lab.snapshot()
     result = publish(lab, web, ports=ports)
     assert result.get('failed'), result
