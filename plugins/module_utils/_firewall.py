@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 OWNED_PREFIX = 'CNET-'
@@ -32,7 +33,8 @@ JUMPS = (
     ('raw', 'PREROUTING', '', 'CNET-RAW'),
 )
 # Owned chains in the order they are declared (a chain is declared before any jump into it).
-CHAIN_ORDER = ('CNET-LINKS', 'CNET-PORTS', 'CNET-FORWARD', 'CNET-DNAT', 'CNET-POSTROUTING', 'CNET-RAW')
+CHAIN_ORDER = ('CNET-LINKS', 'CNET-PORTS', 'CNET-ISOLATION', 'CNET-INGRESS', 'CNET-ICC', 'CNET-EGRESS', 'CNET-FORWARD',
+               'CNET-DNAT', 'CNET-POSTROUTING', 'CNET-RAW')
 
 
 def comment(owner):
@@ -57,7 +59,7 @@ class Ruleset:
 
     def add(self, table, chain, rule, owner):
         """Append `rule` (matches and target, without '-A CHAIN') owned by `owner`."""
-        matches, sep, target = rule.rpartition(' -j ')
+        matches, sep, target = rule.rpartition(' -j ') if not rule.startswith('-j ') else ('', ' -j ', rule[3:])
         if not sep:
             raise ValueError('rule without target: %s' % rule)
         line = '-A %s %s %s -j %s' % (chain, matches, comment(owner), target) if matches \
@@ -290,23 +292,53 @@ class Firewall:
             self._run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', str(port)])
 
     def drop_empty_tables(self, tables):
-        """Remove tables the collection created once nothing at all is left in them (nft only)."""
+        """Of `tables` (created by the collection), those it may forget: gone, or deleted now
+        because nft shows nothing at all left in them. iptables-legacy tables are forgotten,
+        never deleted: `nft delete table` would hit an nft table of the same name instead."""
+        rc, out, err = self._run(['iptables', '-V'])
+        if rc != 0 or '(nf_tables)' not in out:
+            return sorted(tables)
+        nft = self._bin('nft')
+        existing = self.existing_tables()
         dropped = []
-        saved = self.saved()
         for table in sorted(tables):
-            entry = saved.get(table)
-            if entry is None:
+            if table not in existing:
                 dropped.append(table)
                 continue
-            builtin_only = all(line.split(' ')[0][1:] in BUILTIN_CHAINS.get(table, ()) and
-                               line.split(' ')[1] == 'ACCEPT' for line in entry['other'])
-            if entry['chains'] or entry['jumps'] or not builtin_only:
+            if not nft:
                 continue
-            rc, out, err = self._run(['nft', 'delete', 'table', 'ip', table])
-            if rc == 0:
-                dropped.append(table)
+            rc, out, err = self._run([nft, '-j', 'list', 'table', 'ip', table])
+            # Another tool's rule, set or chain may appear between the look and the delete: nft's
+            # command line cannot delete a table only if it is empty, so the two run back to back.
+            if rc == 0 and nft_table_is_empty(out, table):
+                rc, out, err = self._run([nft, 'delete', 'table', 'ip', table])
+                if rc == 0:
+                    dropped.append(table)
         self._saved = None
         return dropped
+
+
+def nft_table_is_empty(listing, table):
+    """Whether `nft -j list table ip TABLE` shows only the table and its built-in base chains
+    with policy accept: no rule, set, map, flowtable, stateful object or other chain."""
+    try:
+        items = json.loads(listing)['nftables']
+    except (ValueError, KeyError, TypeError):
+        return False
+    if not isinstance(items, list):
+        return False
+    builtin = BUILTIN_CHAINS.get(table, ())
+    for item in items:
+        if not isinstance(item, dict) or not item:
+            return False
+        for kind, body in item.items():
+            if kind in ('metainfo', 'table'):
+                continue
+            if kind == 'chain' and isinstance(body, dict) and body.get('name') in builtin \
+                    and body.get('hook') == body['name'].lower() and body.get('policy') == 'accept':
+                continue
+            return False
+    return True
 
 
 class FirewallError(Exception):

@@ -47,28 +47,60 @@ class Registry:
         return os.path.join(self.path, STATE_FILE)
 
     def __enter__(self):
-        if self.create:
-            os.makedirs(self.path, mode=0o700, exist_ok=True)
-        lock = os.path.join(self.path, LOCK_FILE)
-        while self.create or os.path.exists(lock):
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            # The last run to empty the registry unlinks the lock: retry on a fresh file then.
-            try:
-                same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-            except OSError:
-                same = False
-            if same:
-                self._lock_fd = fd
-                break
-            os.close(fd)
+        self._lock_fd = self._lock()
         self.loaded = self.read()
         return self
 
+    def _lock(self):
+        """An fd holding flock on the inode at `<dir>/lock` now, or None (read-only, no registry).
+
+        The run that leaves the registry empty removes the lock and the directory while it still
+        holds the lock (in __exit__), so a run that was waiting wakes on an unlinked inode: it
+        retries on the path, recreating what is gone, until the inode it locked is the one there.
+        """
+        lock = os.path.join(self.path, LOCK_FILE)
+        while True:
+            if self.create:
+                os.makedirs(self.path, mode=0o700, exist_ok=True)
+            try:
+                fd = os.open(lock, (os.O_RDWR | os.O_CREAT) if self.create else os.O_RDONLY, 0o600)
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise
+                if self.create:
+                    continue  # removed between makedirs and open
+                return None  # nothing to read, and check mode creates nothing
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = os.fstat(fd)
+                try:
+                    now = os.stat(lock)
+                except OSError as e:
+                    if e.errno != errno.ENOENT:
+                        raise
+                    now = None
+            except BaseException:
+                os.close(fd)
+                raise
+            # The open fd keeps the inode alive, so its number cannot have been reused.
+            if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+            os.close(fd)
+
     def __exit__(self, *exc):
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+        if self._lock_fd is None:
+            return
+        try:
+            if self.create and not os.path.exists(self.state_path):
+                # Nothing recorded: leave no trace. The lock goes before it is released, so every
+                # waiter wakes on a stale inode and retries (_lock); the state file went first.
+                _unlink(os.path.join(self.path, LOCK_FILE))
+                try:
+                    os.rmdir(self.path)
+                except OSError:
+                    pass  # other files of the operator's: leave the directory
+        finally:
+            os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
     def read(self):
@@ -84,25 +116,25 @@ class Registry:
         return state
 
     def write(self, state):
-        """Replace the document atomically; an empty registry removes its files and directory."""
+        """Replace the document atomically; an empty registry removes its file (and, on leaving
+        the lock, the lock and the directory)."""
         if state == self.loaded:
             return False
         if is_empty(state):
-            for name in (STATE_FILE, LOCK_FILE):
-                try:
-                    os.unlink(os.path.join(self.path, name))
-                except OSError as e:
-                    if e.errno != errno.ENOENT:
-                        raise
-            try:
-                os.rmdir(self.path)
-            except OSError:
-                pass  # other files of the operator's: leave the directory
+            _unlink(self.state_path)
         else:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
             write_file_atomic(self.state_path, json.dumps(state, indent=1, sort_keys=True) + '\n', 0o600)
         self.loaded = copy.deepcopy(state)
         return True
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
 
 
 def is_empty(state):

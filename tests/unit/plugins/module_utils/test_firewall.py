@@ -118,3 +118,89 @@ def test_missing_ipset_fails_before_anything_when_a_set_is_needed():
     with pytest.raises(fw.FirewallError, match='CNET-L-br0.*install the ipset package'):
         wall.actual_sets(needed=['CNET-L-br0'])
     assert calls == []  # nothing was run, let alone changed
+
+
+# `nft -j list table ip raw` as nft 1.0.6 prints it (from a scratch network namespace): after
+# `iptables-nft -t raw -N X; -X X` the table is left with no chain at all; after the collection's
+# jump went, its built-in chain stays, empty, with policy accept.
+NFT_META = '{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, ' \
+           '{"table": {"family": "ip", "name": "raw", "handle": 1}}'
+NFT_PREROUTING = '{"chain": {"family": "ip", "table": "raw", "name": "PREROUTING", "handle": 1, "type": "filter", ' \
+                 '"hook": "prerouting", "prio": -300, "policy": "accept"}}'
+NFT_RAW_ALONE = '{"nftables": [%s]}\n' % NFT_META
+NFT_RAW_EMPTY = '{"nftables": [%s, %s]}\n' % (NFT_META, NFT_PREROUTING)
+NFT_FOREIGN = {
+    'set': '{"set": {"family": "ip", "name": "s", "table": "raw", "type": "ipv4_addr", "handle": 2}}',
+    'map': '{"map": {"family": "ip", "name": "m", "table": "raw", "type": "ipv4_addr", "handle": 2, "map": "verdict"}}',
+    'chain': '{"chain": {"family": "ip", "table": "raw", "name": "foreign", "handle": 3}}',
+    'base chain': '{"chain": {"family": "ip", "table": "raw", "name": "notrack", "handle": 3, "type": "filter", '
+                  '"hook": "prerouting", "prio": -300, "policy": "accept"}}',
+    'rule': '{"rule": {"family": "ip", "table": "raw", "chain": "PREROUTING", "handle": 5, '
+            '"expr": [{"counter": {"packets": 0, "bytes": 0}}, {"accept": null}]}}',
+    'policy drop': NFT_PREROUTING.replace('"accept"', '"drop"'),
+    'flowtable': '{"flowtable": {"family": "ip", "name": "f", "table": "raw", "handle": 4, "hook": "ingress", '
+                 '"prio": 0, "dev": "eth0"}}',
+    'counter': '{"counter": {"family": "ip", "name": "c", "table": "raw", "handle": 4, "packets": 0, "bytes": 0}}',
+}
+RAW_SAVED = '*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n'
+
+
+class FakeHost:
+    """Canned answers to the commands drop_empty_tables runs, and the commands it ran."""
+
+    def __init__(self, variant='nf_tables', listing=NFT_RAW_EMPTY, saved=RAW_SAVED):
+        self.answers = {
+            ('iptables', '-V'): (0, 'iptables v1.8.9 (%s)\n' % variant, ''),
+            ('iptables-save',): (0, saved, ''),
+            ('/usr/sbin/nft', '-j', 'list', 'table', 'ip', 'raw'): (0, listing, ''),
+            ('/usr/sbin/nft', 'delete', 'table', 'ip', 'raw'): (0, '', ''),
+        }
+        self.ran = []
+
+    def run_command(self, args, **kwargs):
+        self.ran.append(tuple(args))
+        return self.answers[tuple(args)]
+
+    def firewall(self):
+        return fw.Firewall(self.run_command, lambda name, required=False: '/usr/sbin/' + name)
+
+    def deleted(self):
+        return [c for c in self.ran if 'delete' in c]
+
+
+@pytest.mark.parametrize('listing', [NFT_RAW_EMPTY, NFT_RAW_ALONE], ids=['builtin chain left', 'no chain left'])
+def test_empty_nft_table_is_deleted(listing):
+    host = FakeHost(listing=listing)
+    assert host.firewall().drop_empty_tables(['raw']) == ['raw']
+    assert host.deleted() == [('/usr/sbin/nft', 'delete', 'table', 'ip', 'raw')]
+
+
+def test_legacy_iptables_tables_are_forgotten_never_deleted():
+    host = FakeHost(variant='legacy')
+    assert host.firewall().drop_empty_tables(['raw']) == ['raw']
+    assert host.ran == [('iptables', '-V')]
+
+
+@pytest.mark.parametrize('foreign', sorted(NFT_FOREIGN))
+def test_nft_table_with_foreign_content_is_kept(foreign):
+    host = FakeHost(listing='{"nftables": [%s, %s, %s]}' % (NFT_META, NFT_PREROUTING, NFT_FOREIGN[foreign]))
+    assert host.firewall().drop_empty_tables(['raw']) == []
+    assert host.deleted() == []
+
+
+def test_table_already_gone_is_forgotten_without_nft():
+    host = FakeHost(saved='*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n')
+    assert host.firewall().drop_empty_tables(['raw']) == ['raw']
+    assert not any(c[0].endswith('nft') for c in host.ran)
+
+
+@pytest.mark.parametrize('listing', ['', 'Error: No such file or directory', '{"nftables": 1}', '[]'])
+def test_unreadable_nft_listing_keeps_the_table(listing):
+    assert not fw.nft_table_is_empty(listing, 'raw')
+
+
+def test_builtin_chain_names_are_per_table():
+    nat_output = NFT_RAW_EMPTY.replace('"raw"', '"nat"').replace('PREROUTING', 'OUTPUT').replace('prerouting', 'output')
+    assert fw.nft_table_is_empty(nat_output, 'nat')
+    assert not fw.nft_table_is_empty(NFT_RAW_EMPTY.replace('PREROUTING', 'FORWARD').replace('prerouting', 'forward'),
+                                     'raw')
