@@ -106,18 +106,6 @@ def hosts_line(alias, source_ip, source_hostname, source_name):
     return '%s\t%s' % (source_ip, ' '.join(names))
 
 
-def link_rules(receiver_ip, source_ip, bridge, exposed):
-    """The ACCEPT pair per exposed port that Docker appends when icc is off (oracle order of fields)."""
-    rules = []
-    for p in expand_ports(exposed):
-        proto, port = p['proto'], p['port']
-        rules.append('-s %s/32 -d %s/32 -i %s -o %s -p %s -m %s --dport %d -j ACCEPT'
-                     % (receiver_ip, source_ip, bridge, bridge, proto, proto, port))
-        rules.append('-s %s/32 -d %s/32 -i %s -o %s -p %s -m %s --sport %d -j ACCEPT'
-                     % (source_ip, receiver_ip, bridge, bridge, proto, proto, port))
-    return rules
-
-
 def shared_network(receiver, source):
     """The first of the receiver's networks that the source is on too: (bridge, r_ip, s_ip)."""
     source_nets = dict((n['bridge'], n['ip']) for n in source['networks'])

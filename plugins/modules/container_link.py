@@ -160,7 +160,8 @@ class LinkManager(Manager):
             'bridge': resolved['bridge'],
             'hosts_line': resolved['hosts_line'],
             'env': dict((k, MASKED if k.startswith(prefix) else v) for k, v in resolved['env']),
-            'rules': links.link_rules(r_ip, s_ip, resolved['bridge'], exposed) if in_force and not use_set else [],
+            'rules': rules.link_rules(self.key, resolved['bridge'], r_ip, s_ip, links.expand_ports(exposed))
+            if in_force and not use_set else [],
             'set_members': [links.set_entry(r_ip, s_ip, p) for p in links.expand_ports(exposed)]
             if in_force and use_set else [],
         }}

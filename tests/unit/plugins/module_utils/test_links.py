@@ -4,6 +4,7 @@ import pytest
 
 import oracle
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 
 # labdb in the oracle: --expose 5432/tcp --expose 53/udp, image EXPOSE 8080/tcp, env as inspected.
@@ -75,7 +76,7 @@ def test_icc_rules_match_oracle_lines():
     saved = oracle.block_after('$ ip netns exec labdocker iptables-save', stop=('COMMIT',))
     expected = sorted(line[len('-A DOCKER '):] for line in saved
                       if line.startswith('-A DOCKER -s 172.17.0.'))
-    got = sorted(links.link_rules('172.17.0.3', LABDB_IP, 'docker0', LABDB_EXPOSED))
+    got = sorted(rules.link_rules('labweb/db', 'docker0', '172.17.0.3', LABDB_IP, links.expand_ports(LABDB_EXPOSED)))
     assert got == expected and len(got) == 6
 
 

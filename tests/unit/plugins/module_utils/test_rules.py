@@ -1,5 +1,7 @@
 """Rules rendered from the registry: bridge policy and link pairs only where icc is off."""
 
+import pytest
+
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
 
@@ -20,17 +22,39 @@ def lines(s, table, chain):
     return rules.render(s).rendered().get(table, {'chains': {}})['chains'].get(chain, [])
 
 
+def test_forward_jumps_through_the_stages_in_order():
+    assert lines(state(), 'filter', 'CNET-FORWARD') == [
+        '-A CNET-FORWARD -m comment --comment "cnet:stage:%s" -j CNET-%s' % (stage, stage.upper())
+        for stage in ('isolation', 'ingress', 'icc', 'egress')]
+
+
 def test_icc_on_accepts_bridge_traffic_and_adds_no_link_rules():
-    fwd = lines(state(), 'filter', 'CNET-FORWARD')
-    assert '-A CNET-FORWARD -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j ACCEPT' in fwd
+    assert lines(state(), 'filter', 'CNET-ICC') == [
+        '-A CNET-ICC -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j ACCEPT']
     assert lines(state(), 'filter', 'CNET-LINKS') == []
 
 
+def test_ingress_takes_replies_and_published_ports_and_drops_the_rest():
+    assert lines(state(), 'filter', 'CNET-INGRESS') == [
+        '-A CNET-INGRESS -o br0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "cnet:bridge:br0" '
+        '-j ACCEPT',
+        '-A CNET-INGRESS -o br0 -m comment --comment "cnet:bridge:br0" -j CNET-PORTS',
+        '-A CNET-INGRESS ! -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP']
+    assert lines(state(), 'filter', 'CNET-EGRESS') == [
+        '-A CNET-EGRESS -i br0 ! -o br0 -m comment --comment "cnet:bridge:br0" -j ACCEPT']
+
+
+def test_raw_guard_drops_routed_container_traffic_unless_the_bridge_is_routed():
+    assert lines(state(), 'raw', 'CNET-RAW') == [
+        '-A CNET-RAW -d 10.1.0.0/24 ! -i br0 -m addrtype ! --dst-type LOCAL -m comment --comment "cnet:bridge:br0" '
+        '-j DROP']
+    assert lines(state(masquerade=False), 'raw', 'CNET-RAW') == []
+
+
 def test_icc_off_drops_after_the_link_chain():
-    fwd = lines(state(icc=False), 'filter', 'CNET-FORWARD')
-    jump = fwd.index('-A CNET-FORWARD -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j CNET-LINKS')
-    drop = fwd.index('-A CNET-FORWARD -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP')
-    assert jump < drop
+    assert lines(state(icc=False), 'filter', 'CNET-ICC') == [
+        '-A CNET-ICC -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j CNET-LINKS',
+        '-A CNET-ICC -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP']
     assert lines(state(icc=False), 'filter', 'CNET-LINKS') == [
         '-A CNET-LINKS -s 10.1.0.3/32 -d 10.1.0.2/32 -i br0 -o br0 -p tcp -m tcp --dport 5432 '
         '-m comment --comment "cnet:link:web/db" -j ACCEPT',
@@ -39,17 +63,40 @@ def test_icc_off_drops_after_the_link_chain():
     ]
 
 
+@pytest.mark.parametrize('host, container, to', [
+    ((8080, 8080), (80, 80), '10.1.0.2:80'),
+    ((7000, 7002), (7000, 7002), '10.1.0.2:7000-7002'),
+    ((40004, 40006), (7000, 7002), '10.1.0.2:7000-7002/40004'),
+])
+def test_published_ranges_map_port_by_port(host, container, to):
+    s = state()
+    s['ports']['db'] = {'allowed_sources': [], 'mappings': [
+        {'host_ip': '0.0.0.0', 'host_port': host[0], 'host_end': host[1], 'port': container[0], 'end': container[1],
+         'proto': 'tcp', 'random': False}]}
+    dnat = lines(s, 'nat', 'CNET-DNAT')
+    hport = '%d' % host[0] if host[0] == host[1] else '%d:%d' % host
+    assert dnat == ['-A CNET-DNAT -p tcp -m tcp --dport %s -m comment --comment "cnet:port:db" '
+                    '-j DNAT --to-destination %s' % (hport, to)]
+    cport = '%d' % container[0] if container[0] == container[1] else '%d:%d' % container
+    assert lines(s, 'filter', 'CNET-PORTS') == [
+        '-A CNET-PORTS -d 10.1.0.2/32 -o br0 -p tcp -m tcp --dport %s -m conntrack --ctstate DNAT '
+        '-m comment --comment "cnet:port:db" -j ACCEPT' % cport]
+    assert lines(s, 'raw', 'CNET-RAW')[-1] == (
+        '-A CNET-RAW -d 127.0.0.0/8 ! -i lo -m comment --comment "cnet:ports:loopback" -j DROP')
+
+
+def test_internal_bridge_drops_both_directions_and_does_not_masquerade():
+    assert lines(state(internal=True), 'filter', 'CNET-ISOLATION') == [
+        '-A CNET-ISOLATION -i br0 ! -o br0 -m comment --comment "cnet:bridge:br0" -j DROP',
+        '-A CNET-ISOLATION ! -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP']
+    assert lines(state(internal=True), 'filter', 'CNET-EGRESS') == []
+    assert lines(state(internal=True), 'nat', 'CNET-POSTROUTING') == []
+
+
 def test_link_rules_follow_the_sources_current_address():
     s = state(icc=False)
     s['containers']['db']['networks'][0]['ip'] = '10.1.0.99'
     assert all('10.1.0.99' in r for r in lines(s, 'filter', 'CNET-LINKS'))
-
-
-def test_internal_bridge_drops_both_directions_and_does_not_masquerade():
-    fwd = lines(state(internal=True), 'filter', 'CNET-FORWARD')
-    assert '-A CNET-FORWARD -i br0 ! -o br0 -m comment --comment "cnet:bridge:br0" -j DROP' in fwd
-    assert '-A CNET-FORWARD ! -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP' in fwd
-    assert lines(state(internal=True), 'nat', 'CNET-POSTROUTING') == []
 
 
 def test_masquerade_for_the_subnet_leaving_elsewhere():

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who may reach whom, as data: the stages a packet of an owned bridge passes and their rows.
+
+Pure. The model (README, "Who may reach whom") is Docker 28's:
+- raw PREROUTING (`CNET-RAW`), before conntrack and DNAT can let anything through: nothing is
+  routed to a container address of a NAT'ing bridge from anywhere but its own bridge (the LAN,
+  other bridges; the host itself is not routed, so it still reaches its containers), and nothing
+  addressed to 127/8 arrives from outside (moby#45610);
+- filter FORWARD (`CNET-FORWARD`) jumps through one chain per stage, in this order:
+  isolation (internal bridges: nothing in or out), ingress (into a bridge from anywhere: replies
+  and connections to published ports only), icc (within a bridge: all, or linked exposed ports),
+  egress (out of a non-internal bridge). Ingress of every bridge comes before egress of any, so a
+  connection between two bridges is decided by its target's ingress: only published ports.
+
+Rows are family-neutral data (a row is `Row(table, chain, match, verdict, owner)`, `match` a
+tuple of (key, value), a value starting with '!' negated); `_rules` spells them for iptables, an
+nftables backend spells the same rows. A new feature adds rows to a stage, never a rule beside it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+
+Row = namedtuple('Row', 'table chain match verdict owner')
+
+# (chain, what it decides), in the order CNET-FORWARD jumps to them.
+FORWARD_STAGES = (
+    ('CNET-ISOLATION', 'internal bridges: nothing in, nothing out'),
+    ('CNET-INGRESS', 'into a bridge: replies and published ports, nothing else'),
+    ('CNET-ICC', 'within a bridge: everything (icc) or linked exposed ports'),
+    ('CNET-EGRESS', 'out of a non-internal bridge'),
+)
+# Chains rows may jump to, declared even while empty (targets of jumps).
+FILTER_CHAINS = ('CNET-LINKS', 'CNET-PORTS') + tuple(c for c, dummy in FORWARD_STAGES) + ('CNET-FORWARD',)
+ESTABLISHED = 'RELATED,ESTABLISHED'
+
+# Up to this many port pairs in all, links are Docker's own rule pairs, value for value with the
+# oracle; above it every icc-off bridge's pairs become members of one ipset per bridge matched by
+# two rules. CNET-LINKS is one chain that every bridge's new connections walk, and each rule costs
+# about 80 ns (bench/RESULTS.md: 10,000 links made a connect 8x slower), so the budget is counted
+# over the whole chain, not per bridge.
+LINK_SET_ABOVE = 32
+
+
+def _filter(chain, match, verdict, owner):
+    return Row('filter', chain, tuple(match), verdict, owner)
+
+
+def stage_rows():
+    """CNET-FORWARD: one jump per stage, in order."""
+    return [_filter('CNET-FORWARD', (), chain, 'stage:' + chain[len('CNET-'):].lower())
+            for chain, dummy in FORWARD_STAGES]
+
+
+def bridge_rows(name, bridge):
+    """Each stage's rows for one bridge, its masquerade and its raw-table guard."""
+    owner = 'bridge:' + name
+    rows = []
+    if bridge['internal']:
+        rows.append(_filter('CNET-ISOLATION', (('iif', name), ('oif', '!' + name)), 'DROP', owner))
+        rows.append(_filter('CNET-ISOLATION', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
+    else:
+        rows.append(_filter('CNET-INGRESS', (('oif', name), ('ctstate', ESTABLISHED)), 'ACCEPT', owner))
+        rows.append(_filter('CNET-INGRESS', (('oif', name),), 'CNET-PORTS', owner))
+        rows.append(_filter('CNET-INGRESS', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
+        rows.append(_filter('CNET-EGRESS', (('iif', name), ('oif', '!' + name)), 'ACCEPT', owner))
+    if bridge['icc']:
+        rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'ACCEPT', owner))
+    else:
+        rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'CNET-LINKS', owner))
+        rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'DROP', owner))
+    if not bridge['internal'] and bridge['ip_masquerade']:
+        rows.append(Row('nat', 'CNET-POSTROUTING', (('src', bridge['subnet']), ('oif', '!' + name)),
+                        'MASQUERADE', owner))
+    if bridge['ip_masquerade'] or bridge['internal']:
+        # Routed straight to a container (from the LAN or another bridge) instead of to a
+        # published host port: dropped before conntrack. The gateway is the host's own address.
+        # A bridge without masquerade is routed on purpose: its replies come back addressed to the
+        # containers, so there the ingress stage decides.
+        rows.append(Row('raw', 'CNET-RAW', (('dst', bridge['subnet']), ('iif', '!' + name), ('dst_type', '!LOCAL')),
+                        'DROP', owner))
+    return rows
+
+
+def published(state, name):
+    """(bridge, container ip, mappings) of a container's published ports, or None."""
+    entry = state['ports'].get(name)
+    container = state['containers'].get(name)
+    if not entry or not container or not container['networks']:
+        return None
+    net = container['networks'][0]
+    return net['bridge'], net['ip'], entry
+
+
+def port_rows(state, name):
+    """A container's published ports: DNAT from host addresses, ingress accept of what was DNAT'ed
+    there (from any source: LAN, other bridges, the same bridge), hairpin masquerade."""
+    found = published(state, name)
+    if found is None:
+        return []
+    bridge_name, cip, entry = found
+    routed = not state['bridges'][bridge_name]['ip_masquerade']
+    owner = 'port:' + name
+    sources = entry.get('allowed_sources') or [None]
+    rows = []
+    for m in entry['mappings']:
+        p = m['proto']
+        host = (m['host_port'], m['host_end'])
+        cport = (m['port'], m['end'])
+        dst = () if m['host_ip'] == '0.0.0.0' else (('dst', m['host_ip']),)
+        for src in sources:
+            s = (('src', src),) if src else ()
+            rows.append(Row('nat', 'CNET-DNAT', s + dst + (('proto', p), ('dport', host)),
+                            ('DNAT', cip, cport, host), owner))
+            # Only what came through the published host port: a packet routed to the container
+            # address is not DNAT'ed (and is dropped in raw already, unless the bridge is routed).
+            ct = () if routed else (('ctstate', 'DNAT'),)
+            rows.append(_filter('CNET-PORTS', s + (('dst', cip), ('oif', bridge_name), ('proto', p), ('dport', cport))
+                                + ct, 'ACCEPT', owner))
+        rows.append(Row('nat', 'CNET-POSTROUTING', (('src', cip), ('dst', cip), ('proto', p), ('dport', cport)),
+                        'MASQUERADE', owner))
+    return rows
+
+
+def localnet_bridges(state):
+    """Bridges that carry connections from the host's loopback to a published port (127.x or
+    wildcard host address): they need route_localnet and a masquerade of 127/8 sources."""
+    out = set()
+    for name, entry in state['ports'].items():
+        found = published(state, name)
+        if found and any(m['host_ip'] == '0.0.0.0' or m['host_ip'].startswith('127.') for m in entry['mappings']):
+            out.add(found[0])
+    return out
+
+
+def loopback_rows(state):
+    """Localnet masquerade per bridge, and one raw guard: nothing addressed to 127/8 comes in from
+    outside (a forged 127.0.0.1 would otherwise be DNAT'ed to a published port, moby#45610)."""
+    rows = [Row('nat', 'CNET-POSTROUTING', (('src', '127.0.0.0/8'), ('oif', bridge)), 'MASQUERADE', 'ports:' + bridge)
+            for bridge in sorted(localnet_bridges(state))]
+    if any(published(state, name) for name in state['ports']):
+        rows.append(Row('raw', 'CNET-RAW', (('dst', '127.0.0.0/8'), ('iif', '!lo')), 'DROP', 'ports:loopback'))
+    return rows
+
+
+def link_set_name(bridge):
+    return 'CNET-L-' + bridge  # bridge names have at most 15 characters; ipset allows 31
+
+
+def link_matching(state):
+    """(whether links are matched by sets, {bridge with icc off: [(link key, receiver_ip, source_ip, ports)]})."""
+    per_bridge = {}
+    for key in sorted(state['links']):
+        found = links.accept_ports(state, state['links'][key])
+        if found and not state['bridges'][found[0]]['icc']:
+            per_bridge.setdefault(found[0], []).append((key,) + found[1:])
+    pairs = sum(len(entry[3]) for entries in per_bridge.values() for entry in entries)
+    return pairs > LINK_SET_ABOVE, per_bridge
+
+
+def link_pair_rows(key, bridge, receiver_ip, source_ip, ports):
+    """Docker's ACCEPT pair per exposed port of a link, in the oracle's order."""
+    rows = []
+    for p in ports:
+        for src, dst, way in ((receiver_ip, source_ip, 'dport'), (source_ip, receiver_ip, 'sport')):
+            rows.append(_filter('CNET-LINKS', (('src', src), ('dst', dst), ('iif', bridge), ('oif', bridge),
+                                               ('proto', p['proto']), (way, (p['port'], p['port']))),
+                                'ACCEPT', 'link:' + key))
+    return rows
+
+
+def link_rows(state):
+    """(CNET-LINKS rows, {set name: members}): two set-matching rows per bridge, or Docker's pairs."""
+    use_set, per_bridge = link_matching(state)
+    rows, sets = [], {}
+    if use_set:
+        for bridge in sorted(per_bridge):
+            name = link_set_name(bridge)
+            sets[name] = set(links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in per_bridge[bridge]
+                             for p in ports)
+            for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
+                rows.append(_filter('CNET-LINKS', (('iif', bridge), ('oif', bridge), ('set', (name, flags))),
+                                    'ACCEPT', 'links:' + bridge))
+        return rows, sets
+    by_key = dict((entry[0], (bridge,) + entry[1:]) for bridge, entries in per_bridge.items() for entry in entries)
+    for key in sorted(by_key):
+        rows.extend(link_pair_rows(key, *by_key[key]))
+    return rows, sets
+
+
+def rows(state):
+    """Every row the registry implies (empty without bridges), and the link sets."""
+    if not state['bridges']:
+        return [], {}
+    out = stage_rows()
+    for name in sorted(state['bridges']):
+        out.extend(bridge_rows(name, state['bridges'][name]))
+    for name in sorted(state['ports']):
+        out.extend(port_rows(state, name))
+    out.extend(loopback_rows(state))
+    linked, sets = link_rows(state)
+    return out + linked, sets
