@@ -40,8 +40,8 @@ def test_topology_role_at_scale_with_prune_and_one_error_for_all_problems(lab):
     assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
     # real traffic: linked port open between web and db, published port from outside
     web, db = lab.name('w07'), lab.name('db')
-    lab.serve(db, "socat TCP-LISTEN:5432,reuseaddr,fork SYSTEM:'echo db-ok'")
-    lab.serve(web, "socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:'echo w07'")
+    lab.echo(db, 'db-ok\n', tcp=[5432])
+    lab.echo(web, 'w07\n', tcp=[80])
     assert tcp_request(lab, web, 'db', 5432) == 'db-ok\n'
     assert not can_ping(lab, web, 'db')  # icc off: only the linked port
     assert tcp_request(lab, outside, '10.253.0.1', 18007) == 'w07\n'
@@ -73,6 +73,22 @@ def test_topology_role_at_scale_with_prune_and_one_error_for_all_problems(lab):
     assert lab.snapshot() == before
 
 
+# Passwords the shell or SQL would choke on (quotes, $( ), backticks, spaces, a trailing backslash,
+# a newline): the demo must pass them to PostgreSQL unchanged and run none of them.
+PWNED = '/tmp/cnet-pwned'
+DEMO_PASSWORD = 'p\'w"$(touch %s)`x y\\' % PWNED
+NEW_PASSWORD = "n3w 'pa$$'\n\"`touch %s`\"; DROP ROLE app; --\\" % PWNED
+
+
+def psql_through_link(web, password=None):
+    """psql in the web container by the link's alias, port and credentials; the password is the link's unless given."""
+    script = ('PGPASSWORD="${1-$DB_ENV_POSTGRES_PASSWORD}" psql -w -h db -p "$DB_PORT_5432_TCP_PORT" '
+              '-U "$DB_ENV_POSTGRES_USER" -d "$DB_ENV_POSTGRES_DB" -tAc "SELECT count(*) FROM seeds"')
+    return subprocess.run([sys.executable, CONTAINER_EXEC, web, '--', 'sh', '-c', script, 'sh']
+                          + ([] if password is None else [password]),
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
 @pytest.mark.skipif(not shutil.which('psql') or not os.path.isdir('/usr/lib/postgresql'),
                     reason='PostgreSQL from apt (scripts/bootstrap installs it)')
 def test_demo_playbook_serves_rows_through_the_link_and_teardown_leaves_the_lab_as_it_was(lab):
@@ -80,22 +96,28 @@ def test_demo_playbook_serves_rows_through_the_link_and_teardown_leaves_the_lab_
     extra = {'web_db_prefix': lab.id, 'web_db_bridge': lab.name('br0'), 'web_db_state_dir': state_dir,
              'web_db_registry_dir': lab.registry, 'container_net_host_install_packages': False,
              'web_db_install_packages': False,
-             'container_net_host_pip_extra_args': '--no-index --find-links %s' % WHEELS}
+             'container_net_host_pip_extra_args': '--no-index --find-links %s' % WHEELS,
+             'web_db_db_password': DEMO_PASSWORD}
+    if os.path.exists(PWNED):
+        os.unlink(PWNED)
     before = lab.snapshot()
     try:
         demo = lab.playbook_file('playbooks/demo.yml', 'playbooks/inventory/demo.yml', extra)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert '2\\tpumpkin' in demo.stdout
+        assert not os.path.exists(PWNED)
+        stamp = os.path.join(state_dir, 'db.password.sha256')
+        assert oct(os.stat(stamp).st_mode & 0o777) == '0o600'
+        assert 'cnet-pwned' not in demo.stdout + demo.stderr  # no_log: the password is never printed
         # the published port, from the lab host itself
         page = lab.sh('curl -s --max-time 5 http://127.0.0.1:8080/').stdout
         assert page.splitlines()[1:] == ['1\tsunflower', '2\tpumpkin', '3\tflax'], page
         # a real client through the link: psql in the web container by alias, credentials from link env
         web = lab.id + 'web'
-        out = subprocess.run([sys.executable, CONTAINER_EXEC, web, '--', 'sh', '-c',
-                              'PGPASSWORD="$DB_ENV_POSTGRES_PASSWORD" psql -h db -p "$DB_PORT_5432_TCP_PORT" '
-                              '-U "$DB_ENV_POSTGRES_USER" -d "$DB_ENV_POSTGRES_DB" -tAc "SELECT count(*) FROM seeds"'],
-                             capture_output=True, text=True, timeout=30, check=False)
+        out = psql_through_link(web)
         assert out.stdout.strip() == '3', out.stderr
+        assert psql_through_link(web, DEMO_PASSWORD).stdout.strip() == '3'  # the link carries it unchanged
+        assert psql_through_link(web, 'seed-demo-password').returncode != 0
         again = lab.playbook_file('playbooks/demo.yml', 'playbooks/inventory/demo.yml', extra)
         assert again.returncode == 0 and 'changed=0' in again.stdout, again.stdout
         # a new db address changes the link variables: the web app is restarted and follows it
@@ -105,11 +127,26 @@ def test_demo_playbook_serves_rows_through_the_link_and_teardown_leaves_the_lab_
         assert moved.returncode != 0 and 'detach them before readdressing' in moved.stdout
         lab.ok('container_netns', name=lab.id + 'db', hostname='db',
                networks=[{'bridge': lab.name('br0'), 'ip': '172.30.0.50'}], exposed_ports=['5432/tcp'],
-               env={'POSTGRES_USER': 'app', 'POSTGRES_PASSWORD': 'seed-demo-password', 'POSTGRES_DB': 'seeds'})
+               env={'POSTGRES_USER': 'app', 'POSTGRES_PASSWORD': DEMO_PASSWORD, 'POSTGRES_DB': 'seeds'})
         followed = lab.playbook_file('playbooks/demo.yml', 'playbooks/inventory/demo.yml', extra)
         assert followed.returncode == 0, followed.stdout
         assert open(os.path.join(state_dir, 'web.pid')).read() != pid_before
         assert '(172.30.0.50:5432, via the link)' in lab.sh('curl -s --max-time 5 http://127.0.0.1:8080/').stdout
+        # another password: the role gets it (the old one stops working), the link and the app follow
+        extra['web_db_db_password'] = NEW_PASSWORD
+        pid_before = open(os.path.join(state_dir, 'web.pid')).read()
+        rotated = lab.playbook_file('playbooks/demo.yml', 'playbooks/inventory/demo.yml', extra)
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+        assert not os.path.exists(PWNED)
+        assert psql_through_link(web).stdout.strip() == '3'
+        assert psql_through_link(web, NEW_PASSWORD).stdout.strip() == '3'
+        old_pw = psql_through_link(web, DEMO_PASSWORD)
+        assert old_pw.returncode != 0 and 'password authentication failed' in old_pw.stderr, old_pw
+        assert open(os.path.join(state_dir, 'web.pid')).read() != pid_before
+        page = lab.sh('curl -s --max-time 5 http://127.0.0.1:8080/').stdout
+        assert page.splitlines()[1:] == ['1\tsunflower', '2\tpumpkin', '3\tflax'], page
+        same = lab.playbook_file('playbooks/demo.yml', 'playbooks/inventory/demo.yml', extra)
+        assert same.returncode == 0 and 'changed=0' in same.stdout, same.stdout
     finally:
         down = lab.playbook_file('playbooks/teardown.yml', 'playbooks/inventory/demo.yml', extra)
     assert down.returncode == 0, down.stdout + down.stderr
