@@ -12,9 +12,13 @@ import re
 from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
-from ansible_collections.seed.container_net.plugins.module_utils._netlink import IFNAMSIZ, read_sysctl, write_sysctl
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
+    IFNAMSIZ, ipv6_conf, read_sysctl, sysctl_name, write_sysctl)
 
-IFNAME_RE = re.compile(r'^[^\s/:]+$')
+# A bridge name reaches iptables (where 'br+' is a wildcard and a leading '-' or '!' an option),
+# sysctl paths and ip(8): ASCII letters, digits and '_.-', starting with a letter or digit.
+IFNAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
+IFNAME_RULE = "at most %d bytes of ASCII letters, digits, '_', '.' and '-', starting with a letter or digit" % IFNAMSIZ
 DEFAULTS = dict(gateway=None, ip_range=None, mtu=1500, icc=True, ip_masquerade=True, internal=False,
                 host_binding_ipv4='0.0.0.0')
 
@@ -34,10 +38,8 @@ def argument_spec():
 
 
 def check_ifname(name, field='name'):
-    if not isinstance(name, str) or len(name.encode('utf-8')) > IFNAMSIZ or not IFNAME_RE.match(name) \
-            or name in ('.', '..'):
-        raise ParamError("%s '%s' is not a valid interface name (at most %d bytes, no '/', ':' or spaces)"
-                         % (field, name, IFNAMSIZ))
+    if not isinstance(name, str) or len(name.encode('utf-8')) > IFNAMSIZ or not IFNAME_RE.match(name):
+        raise ParamError("%s %r is not a valid interface name (%s)" % (field, name, IFNAME_RULE))
     return name
 
 
@@ -88,6 +90,7 @@ def steps(netlink, name, want, link, step):
     if link is None:
         def create():
             created = netlink.add_bridge(name, want['mtu'])
+            netlink.disable_ipv6(name)  # before it is up: no link-local address is ever assigned
             # An explicit MAC keeps the kernel from changing it as ports come and go.
             netlink.set_link(created['index'], address=mac)
             netlink.add_addr(created['index'], want_addr)
@@ -102,9 +105,12 @@ def steps(netlink, name, want, link, step):
             out.append(step('remove address %s from %s' % (addr, name), lambda a=addr: netlink.del_addr(index, a)))
     if want_addr not in link['addrs']:
         out.append(step('add address %s to %s' % (want_addr, name), lambda: netlink.add_addr(index, want_addr)))
+    if link.get('ipv6'):
+        out.append(step('sysctl %s=1' % sysctl_name(ipv6_conf(name)), lambda: netlink.disable_ipv6(name)))
     if not link['up']:
         out.append(step('set %s up' % name, lambda: netlink.set_link(index, state='up')))
     return out
+
 
 
 def sysctl_steps(old, new, run_command, step):
@@ -125,13 +131,13 @@ def sysctl_steps(old, new, run_command, step):
             out.append(step('sysctl %s=1' % key, lambda: write_sysctl(key, 1)))
     want, had = rules.localnet_bridges(new), rules.localnet_bridges(old)
     for bridge in sorted(want | (had & set(new['bridges']))):  # a deleted bridge takes its sysctls along
-        key = 'net.ipv4.conf.%s.route_localnet' % bridge
+        key = ('net', 'ipv4', 'conf', bridge, 'route_localnet')
         value = '1' if bridge in want else '0'
         current = read_sysctl(key)
         if current is not None and current != value:
-            out.append(step('sysctl %s=%s' % (key, value), lambda k=key, v=value: write_sysctl(k, v)))
+            out.append(step('sysctl %s=%s' % (sysctl_name(key), value), lambda k=key, v=value: write_sysctl(k, v)))
         elif current is None and bridge in want:  # the bridge is created in this run
-            out.append(step('sysctl %s=1' % key, lambda k=key: write_sysctl(k, '1')))
+            out.append(step('sysctl %s=1' % sysctl_name(key), lambda k=key: write_sysctl(k, '1')))
     return out
 
 

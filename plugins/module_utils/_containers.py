@@ -18,11 +18,16 @@ import re
 from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
-from ansible_collections.seed.container_net.plugins.module_utils._netlink import netns_exists, netns_path
+from ansible_collections.seed.container_net.plugins.module_utils._errors import HostError, ParamError
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
+    netns_exists, netns_path, netns_persistence_problem)
 
-MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-HOSTNAME_RE = re.compile(r'^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$')
+# \Z, not $: '$' also matches before a trailing newline, which would end up in the rendered files.
+MAC_RE = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
+HOSTNAME_RE = re.compile(r'[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\Z')
+ENV_KEY_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
+# One word of a space-separated resolv.conf line: no whitespace (newlines included), no NUL.
+WORD_RE = re.compile(r'[^\s\x00]+\Z')
 
 
 def argument_spec():
@@ -66,7 +71,9 @@ def parse_extra_hosts(entries):
     for i, entry in enumerate(entries or []):
         host, sep, ip = str(entry).partition(':')
         if not sep or not host:
-            raise ParamError("extra_hosts[%d] '%s' is not HOST:IP" % (i, entry))
+            raise ParamError("extra_hosts[%d] %r is not HOST:IP" % (i, entry))
+        if not HOSTNAME_RE.match(host):
+            raise ParamError("extra_hosts[%d] host %r is not a valid host name" % (i, host))
         out.append({'host': host, 'ip': str(ipam.address(ip, 'extra_hosts[%d]' % i))})
     return out
 
@@ -107,6 +114,28 @@ def desired_networks(name, requested, state, previous):
     return out
 
 
+def check_env(env):
+    """Variable names a shell and systemd's EnvironmentFile= both accept; any value but NUL
+    (newlines are fine: the environment file quotes them)."""
+    out = {}
+    for key, value in (env or {}).items():
+        key, value = str(key), '' if value is None else str(value)
+        if not ENV_KEY_RE.match(key):
+            raise ParamError("env key %r is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)" % key)
+        if '\0' in value:  # the value itself is secret (no_log): name the key only
+            raise ParamError("env %r has a NUL byte in its value, which no environment can hold" % key)
+        out[key] = value
+    return out
+
+
+def check_words(values, field):
+    """Entries that become words of one resolv.conf line: one word each, on that line."""
+    for i, value in enumerate(values or []):
+        if not isinstance(value, str) or not WORD_RE.match(value):
+            raise ParamError("%s[%d] %r is not a single word (no whitespace, newline or NUL)" % (field, i, value))
+    return list(values or [])
+
+
 def record(params, state):
     """The registry record of the container the params describe (validated, addresses leased)."""
     name = links.check_name(params['name'], 'name')
@@ -117,17 +146,17 @@ def record(params, state):
     hostname = params.get('hostname') or (previous or {}).get('hostname') or \
         binascii.hexlify(os.urandom(6)).decode('ascii')
     if not HOSTNAME_RE.match(hostname):
-        raise ParamError("hostname '%s' is not a valid host name" % hostname)
+        raise ParamError("hostname %r is not a valid host name" % hostname)
     for i, ns in enumerate(params.get('dns') or []):
         ipam.address(ns, 'dns[%d]' % i)
     return {
         'hostname': hostname,
         'networks': desired_networks(name, requested, state, previous),
         'exposed_ports': ports.parse_exposed(params.get('exposed_ports')),
-        'env': dict((str(k), '' if v is None else str(v)) for k, v in (params.get('env') or {}).items()),
+        'env': check_env(params.get('env')),
         'dns': list(params.get('dns') or []),
-        'dns_search': list(params.get('dns_search') or []),
-        'dns_options': list(params.get('dns_options') or []),
+        'dns_search': check_words(params.get('dns_search'), 'dns_search'),
+        'dns_options': check_words(params.get('dns_options'), 'dns_options'),
         'extra_hosts': parse_extra_hosts(params.get('extra_hosts')),
     }
 
@@ -163,10 +192,24 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
             out.append(step('delete netns %s' % name, lambda: netlink.delete_netns(name)))
         return out
     if not exists:
-        out.append(step('create netns %s' % name, lambda: netlink.create_netns(name)))
+        problem = netns_persistence_problem()
+        if problem:
+            raise HostError('name: cannot create network namespace %s: %s' % (name, problem))
+
+        def create():
+            netlink.create_netns(name)
+            for ifname in ('all', 'default'):  # interfaces that arrive later inherit 'default'
+                netlink.disable_ipv6(ifname, ns=name)
+        out.append(step('create netns %s (IPv6 off)' % name, create))
         inside = {}
     else:
         inside = dict((l['name'], l) for l in netlink.links(ns=name))
+        with_ipv6 = sorted(n for n, l in inside.items() if l.get('ipv6'))
+        if with_ipv6:
+            def off():
+                for ifname in ['all', 'default'] + with_ipv6:
+                    netlink.disable_ipv6(ifname, ns=name)
+            out.append(step('disable IPv6 in %s (%s)' % (name, ', '.join(with_ipv6)), off))
     lo = inside.get('lo')
     if not lo or not lo['up']:
         out.append(step('set lo up in %s' % name, lambda: netlink.set_link(LOOPBACK_INDEX, ns=name, state='up')))

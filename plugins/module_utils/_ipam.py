@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError  # noqa: F401
+
 try:
     import netaddr
     HAS_NETADDR = True
@@ -21,8 +23,6 @@ except ImportError as e:
     NETADDR_IMPORT_ERROR = e
 
 
-class ParamError(Exception):
-    """Bad input, reported before anything on the host changes; names the field."""
 
 
 def network(value, field):

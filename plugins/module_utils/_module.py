@@ -23,10 +23,10 @@ from ansible_collections.seed.container_net.plugins.module_utils import _contain
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import (
-    HAS_NETADDR, NETADDR_IMPORT_ERROR, ParamError)
+from ansible_collections.seed.container_net.plugins.module_utils._errors import KernelError, ParamError
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import HAS_NETADDR, NETADDR_IMPORT_ERROR
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
-    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, host_addresses, listening_ports, read_sysctl)
+    HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, NetlinkError, host_addresses, listening_ports, read_sysctl)
 from ansible_collections.seed.container_net.plugins.module_utils._registry import (
     DEFAULT_REGISTRY_DIR, Registry)
 
@@ -51,6 +51,16 @@ class Step:
 
     def __repr__(self):
         return self.description
+
+    def apply(self):
+        """Carry out the step; a refusal by the kernel names the step, so the object and the field."""
+        try:
+            self.action()
+        except NetlinkError as e:
+            reason = e.args[1] if len(e.args) > 1 else str(e)
+            raise KernelError('%s: the kernel refused: %s (netlink error %s)' % (self.description, reason, e.code))
+        except (OSError, IOError) as e:
+            raise KernelError('%s: %s' % (self.description, e.strerror or e))
 
 
 class Manager:
@@ -99,6 +109,9 @@ class Manager:
             result = self._run()
         except ParamError as e:
             self.module.fail_json(msg=str(e))
+        except KernelError as e:
+            self.module.fail_json(msg='%s; the steps before it were applied, the registry was not changed: '
+                                  'correct the cause and run again' % e)
         except (firewall.FirewallError, OSError, IOError) as e:
             self.module.fail_json(msg='%s: %s' % (type(e).__name__, e), exception=traceback.format_exc())
         self.module.exit_json(**result)
@@ -137,7 +150,7 @@ class Manager:
                 }, **self.facts(new))
             if changed and not self.check_mode:
                 for step in steps:
-                    step.action()
+                    step.apply()
                 file_plan.apply()
                 self.firewall.apply_sets(set_payload)  # members first: the rules that use them follow
                 self.firewall.apply(payloads)

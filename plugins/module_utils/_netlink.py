@@ -41,7 +41,72 @@ def netns_exists(name):
 
 
 def sysctl_path(key):
-    return '/proc/sys/' + key.replace('.', '/')
+    """A key as components ('net', 'ipv4', 'conf', IFNAME, ...), or dotted when no part holds a dot:
+    an interface name may contain dots, so keys that name one are always given as components."""
+    parts = key.split('.') if isinstance(key, str) else list(key)
+    if any(not p or '/' in p or p in ('.', '..') for p in parts):
+        raise ValueError('invalid sysctl key %r' % (key,))
+    return '/proc/sys/' + '/'.join(parts)
+
+
+def sysctl_name(key):
+    """How a key reads in a message (sysctl(8) spelling)."""
+    return key if isinstance(key, str) else '.'.join(key)
+
+
+def ipv6_conf(ifname, setting='disable_ipv6'):
+    return ('net', 'ipv6', 'conf', ifname, setting)
+
+
+def in_netns(name, action):
+    """Run `action()` with this process inside network namespace `name` (/proc/sys/net follows it)."""
+    pr_netns.pushns(name)
+    try:
+        return action()
+    finally:
+        pr_netns.popns()
+
+
+def _mount_id(pid):
+    try:
+        return os.readlink('/proc/%s/ns/mnt' % pid)
+    except OSError:
+        return None
+
+
+def _peer_groups(mountinfo_path, mount_point):
+    """The shared peer groups of the mount at `mount_point` in a mountinfo file (empty: private)."""
+    try:
+        with open(mountinfo_path) as f:
+            lines = f.read().splitlines()
+    except (IOError, OSError):
+        return None
+    groups = None
+    for line in lines:
+        fields = line.split(' ')
+        if len(fields) > 6 and fields[4] == mount_point:
+            optional = fields[6:fields.index('-')] if '-' in fields else []
+            groups = set(o for o in optional if o.startswith('shared:'))  # the last mount on top wins
+    return groups
+
+
+def netns_persistence_problem():
+    """Why a namespace created now would vanish when this process exits, or None.
+
+    A named namespace is a bind mount under /run/netns. Run in a private mount namespace (under
+    `ip netns exec`, some CI runners and execution environments), that mount exists only there
+    unless /run/netns is shared with the host's mount namespace (PID 1's)."""
+    mine, host = _mount_id('self'), _mount_id(1)
+    if mine is None or host is None or mine == host:
+        return None
+    ours = _peer_groups('/proc/self/mountinfo', NETNS_RUN_DIR)
+    theirs = _peer_groups('/proc/1/mountinfo', NETNS_RUN_DIR)
+    if ours and theirs and ours & theirs:
+        return None
+    return ('this process runs in a private mount namespace (%s, the host\'s is %s): a network namespace '
+            'created under %s here would vanish when the module exits. Run Ansible in the host\'s mount '
+            'namespace (not under `ip netns exec` or `unshare -m`), or share %s with it first'
+            % (mine, host, NETNS_RUN_DIR, NETNS_RUN_DIR))
 
 
 def read_sysctl(key):
@@ -144,7 +209,24 @@ class Netlink:
             'master': msg.get_attr('IFLA_MASTER'),
             'addrs': sorted('%s/%s' % (a.get_attr('IFA_ADDRESS'), a['prefixlen']) for a in addr_msgs),
             'hairpin': bool(port.get_attr('IFLA_BRPORT_MODE')) if port is not None else None,
+            'ipv6': _ipv6_enabled(msg),
         }
+
+    def sysctl(self, key, ns=None):
+        """A sysctl's value in the host or in a container's namespace (None: no such key)."""
+        return read_sysctl(key) if ns is None else in_netns(ns, lambda: read_sysctl(key))
+
+    def set_sysctl(self, key, value, ns=None):
+        if ns is None:
+            write_sysctl(key, value)
+        else:
+            in_netns(ns, lambda: write_sysctl(key, value))
+
+    def disable_ipv6(self, ifname, ns=None):
+        """Bridges and containers are IPv4-only (as Docker's): without IPv6 nothing is reachable over
+        link-local addresses that icc and the ingress stage do not see."""
+        if self.sysctl(ipv6_conf(ifname), ns=ns) is not None:  # None: a kernel without IPv6
+            self.set_sysctl(ipv6_conf(ifname), 1, ns=ns)
 
     def default_gateway(self, ns=None):
         for route in self.ipr(ns).get_default_routes(family=socket.AF_INET):
@@ -208,6 +290,16 @@ class Netlink:
         self.forget(name)
         if netns_exists(name):
             pr_netns.remove(name)
+
+
+def _ipv6_enabled(msg):
+    """Whether IPv6 is on for a link, from its own dump (IFLA_AF_SPEC): None where the kernel has no IPv6."""
+    spec = msg.get_attr('IFLA_AF_SPEC')
+    inet6 = spec.get_attr('AF_INET6') if spec is not None else None
+    conf = inet6.get_attr('IFLA_INET6_CONF') if inet6 is not None else None
+    if conf is None:
+        return None
+    return not conf.get('disable_ipv6')
 
 
 def listening_ports(proto):
