@@ -68,10 +68,18 @@ def in_netns(name, action):
 
 
 def _mount_id(pid):
+    """A process's mount namespace, as the ID of its root mount: mount IDs are unique across
+    mount namespaces, and /proc/1/mountinfo stays readable where /proc/1/ns/mnt is not (a PID 1 in
+    another user namespace)."""
     try:
-        return os.readlink('/proc/%s/ns/mnt' % pid)
-    except OSError:
-        return None
+        with open('/proc/%s/mountinfo' % pid) as f:
+            for line in f:
+                fields = line.split(' ')
+                if len(fields) > 4 and fields[4] == '/':
+                    return 'mount %s' % fields[0]
+    except (IOError, OSError):
+        pass
+    return None
 
 
 def _peer_groups(mountinfo_path, mount_point):
@@ -103,7 +111,7 @@ def netns_persistence_problem():
     theirs = _peer_groups('/proc/1/mountinfo', NETNS_RUN_DIR)
     if ours and theirs and ours & theirs:
         return None
-    return ('this process runs in a private mount namespace (%s, the host\'s is %s): a network namespace '
+    return ('this process runs in a private mount namespace (root %s, the host\'s is %s): a network namespace '
             'created under %s here would vanish when the module exits. Run Ansible in the host\'s mount '
             'namespace (not under `ip netns exec` or `unshare -m`), or share %s with it first'
             % (mine, host, NETNS_RUN_DIR, NETNS_RUN_DIR))

@@ -56,8 +56,9 @@ class Lab:
     def in_ns(self, ns, cmd, check=True, timeout=30):
         return sh(['ip', 'netns', 'exec', ns, 'sh', '-c', cmd], check=check, timeout=timeout)
 
-    def module(self, _module, check_mode=False, diff=False, **args):
-        """Run one module for real inside the lab, as Ansible does with an args file."""
+    def module(self, _module, check_mode=False, diff=False, private_mounts=False, **args):
+        """Run one module for real inside the lab, as Ansible does with an args file
+        (`private_mounts`: under `ip netns exec`, which gives it a mount namespace of its own)."""
         args.setdefault('registry_dir', self.registry)
         args['_ansible_check_mode'] = check_mode
         args['_ansible_diff'] = diff
@@ -65,8 +66,9 @@ class Lab:
             json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
         try:
             env = dict(os.environ, PYTHONPATH=self.collections_path)
-            out = sh(['nsenter', '--net=/run/netns/%s' % self.ns, sys.executable,
-                      os.path.join(MODULES, _module + ".py"), f.name], check=False, env=env, timeout=120)
+            enter = ['ip', 'netns', 'exec', self.ns] if private_mounts else ['nsenter', '--net=/run/netns/%s' % self.ns]
+            out = sh(enter + [sys.executable, os.path.join(MODULES, _module + ".py"), f.name], check=False, env=env,
+                     timeout=120)
         finally:
             os.unlink(f.name)
         try:

@@ -183,3 +183,32 @@ def test_systemd_style_consumer_can_use_the_namespace(lab):
     out = subprocess.run(['nsenter', '--net=%s' % path, 'ip', '-4', '-o', 'addr', 'show', 'eth0'],
                          capture_output=True, text=True, check=True).stdout
     assert '10.80.0.2/24' in out
+
+
+def test_private_mount_namespace_is_refused_before_any_change(lab):
+    """Under `ip netns exec` a new namespace's bind mount would exist only in the module's own mount
+    namespace and vanish with it: the module refuses, naming why, and changes nothing."""
+    br = bridge(lab)
+    before = lab.snapshot()
+    result = lab.module('container_netns', name=lab.name('pm'), bridge=br, private_mounts=True)
+    assert result.get('failed') and 'private mount namespace' in result['msg'], result
+    assert result['msg'].startswith('name: cannot create network namespace %s' % lab.name('pm'))
+    assert 'Traceback' not in str(result)
+    assert lab.snapshot() == before
+    # control: the same call from the host's mount namespace works, and a container that exists
+    # already may be converged from a private one (nothing new to mount)
+    assert lab.ok('container_netns', name=lab.name('pm'), bridge=br)['changed']
+    again = lab.module('container_netns', name=lab.name('pm'), bridge=br, private_mounts=True)
+    assert not again.get('failed') and again['changed'] is False, again
+
+
+def test_a_kernel_refusal_names_the_step_without_a_traceback(lab):
+    """A namespace made behind the collection's back already holds an eth0 that is not a veth."""
+    br = bridge(lab)
+    name = lab.name('kx')
+    sh(['ip', 'netns', 'add', name])
+    lab.in_ns(name, 'ip link add eth0 type bridge')
+    result = lab.module('container_netns', name=name, bridge=br)
+    assert result.get('failed'), result
+    assert 'create veth' in result['msg'] and name in result['msg'] and 'the kernel refused' in result['msg'], result
+    assert 'Traceback' not in result['msg'] and 'exception' not in result, result
