@@ -15,14 +15,14 @@ import re
 
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 
-# Docker's container name rule, also applied to link aliases.
-NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
+# Docker's container name rule, also applied to link aliases (\Z: '$' would let a trailing newline in).
+NAME_RE = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z')
 HIDDEN_SOURCE_ENV = ('HOME', 'PATH')
 
 
 def check_name(value, field):
     if not isinstance(value, str) or not NAME_RE.match(value):
-        raise ParamError("%s '%s' is not a valid name: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed"
+        raise ParamError("%s %r is not a valid name: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed"
                          % (field, value))
     return value
 

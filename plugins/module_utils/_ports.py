@@ -14,7 +14,9 @@ from ansible_collections.seed.container_net.plugins.module_utils._ipam import ad
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import network_loose as network_of
 
 PROTOCOLS = ('tcp', 'udp', 'sctp')
-RANGE_RE = re.compile(r'^(\d+)(?:-(\d+))?$')
+# ASCII digits only, and \Z: '$' would also match before a trailing newline.
+RANGE_RE = re.compile(r'([0-9]+)(?:-([0-9]+))?\Z')
+NUMBER_RE = re.compile(r'[0-9]+\Z')
 
 
 def argument_spec():
@@ -27,8 +29,8 @@ def argument_spec():
 
 
 def port_number(value, field):
-    if not str(value).isdigit() or not 1 <= int(value) <= 65535:
-        raise ParamError("%s '%s' is not a port number (1-65535)" % (field, value))
+    if not NUMBER_RE.match(str(value)) or not 1 <= int(value) <= 65535:
+        raise ParamError("%s %r is not a port number (1-65535)" % (field, value))
     return int(value)
 
 
@@ -36,7 +38,7 @@ def port_range(text, field):
     """'N' or 'N-M' -> (N, M), both valid ports with N <= M."""
     m = RANGE_RE.match(str(text))
     if not m:
-        raise ParamError("%s '%s' is not a port or a port range (N or N-M)" % (field, text))
+        raise ParamError("%s %r is not a port or a port range (N or N-M)" % (field, text))
     start = port_number(m.group(1), field)
     end = port_number(m.group(2), field) if m.group(2) else start
     if end < start:
@@ -45,10 +47,18 @@ def port_range(text, field):
 
 
 def protocol(value, field):
-    proto = (value or 'tcp').lower()
+    proto = (value or 'tcp').lower() if isinstance(value, str) or not value else None
     if proto not in PROTOCOLS:
         raise ParamError("%s '%s' has an unknown protocol (one of %s)" % (field, value, ', '.join(PROTOCOLS)))
     return proto
+
+
+def _one_line(entry, field):
+    """The entry as text without surrounding blanks; a newline, CR or NUL anywhere is refused, not stripped."""
+    text = str(entry)
+    if any(c in text for c in '\r\n\0'):
+        raise ParamError("%s %r has a newline, carriage return or NUL in it" % (field, entry))
+    return text.strip()
 
 
 def parse_exposed(entries, field='exposed_ports'):
@@ -56,7 +66,7 @@ def parse_exposed(entries, field='exposed_ports'):
     out = {}
     for i, entry in enumerate(entries or []):
         item = '%s[%d]' % (field, i)
-        text = str(entry).strip()
+        text = _one_line(entry, item)
         ports, sep, proto = text.partition('/')
         start, end = port_range(ports, item)
         spec = {'port': start, 'proto': protocol(proto if sep else None, item)}
@@ -94,7 +104,7 @@ def parse_publish(entry, field):
         container = str(entry['container_port'])
         proto = entry.get('protocol')
     else:
-        text = str(entry).strip()
+        text = _one_line(entry, field)
         if '[' in text:
             raise ParamError("%s '%s': IPv6 host addresses are not supported" % (field, entry))
         rest, sep, proto = text.partition('/')

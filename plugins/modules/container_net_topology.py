@@ -32,7 +32,11 @@ options:
     elements: dict
     default: []
     suboptions:
-      name: {description: Bridge name (at most 15 bytes)., type: str, required: true}
+      name:
+        description: Bridge name, as in M(seed.container_net.docker_bridge), at most 15 bytes of ASCII letters, digits,
+          C(_), C(.) and C(-), starting with a letter or digit.
+        type: str
+        required: true
       subnet: {description: IPv4 subnet (CIDR)., type: str, required: true}
       gateway: {description: Bridge address; default the first host of the subnet., type: str}
       ip_range: {description: Sub-range addresses are allocated from., type: str}

@@ -72,6 +72,7 @@ options:
     description:
       - The container's environment. Links into this container publish it to receivers as C(ALIAS_ENV_*)
         (except C(HOME) and C(PATH)). Written to a mode 0600 file; may hold secrets.
+      - Keys are variable names (C([A-Za-z_][A-Za-z0-9_]*)); values may hold anything but a NUL byte.
     type: dict
     default: {}
   dns:
@@ -80,12 +81,12 @@ options:
     elements: str
     default: []
   dns_search:
-    description: Search domains for C(resolv.conf).
+    description: Search domains for C(resolv.conf), one word each (no whitespace or newline).
     type: list
     elements: str
     default: []
   dns_options:
-    description: Options for C(resolv.conf), for example C(ndots:2).
+    description: Options for C(resolv.conf), for example C(ndots:2), one word each (no whitespace or newline).
     type: list
     elements: str
     default: []

@@ -31,7 +31,10 @@ extends_documentation_fragment:
   - seed.container_net.common.attributes
 options:
   name:
-    description: Name of the bridge interface (at most 15 bytes).
+    description:
+      - Name of the bridge interface, at most 15 bytes of ASCII letters, digits, C(_), C(.) and C(-), starting
+        with a letter or digit (so no C(/), C(:), C(%), C(+), C(!), quotes or whitespace; iptables reads C(+) as a
+        wildcard and a leading C(-) or C(!) as an option). Anything else is refused before the host is touched.
     type: str
     required: true
   state:

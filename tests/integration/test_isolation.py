@@ -226,3 +226,22 @@ def test_published_ranges_map_port_by_port(lab, shift):
     assert got == [('port-%d\n' % (7000 + k),) * 2 for k in range(3)]
     assert lab.ok('port_publish', container=web, ports=['%d-%d:7000-7002' % (host, host + 2),
                                                         '%d-%d:7000-7002/udp' % (host, host + 2)])['changed'] is False
+
+
+def test_routed_bridge_publishes_by_container_address_and_takes_replies(lab):
+    """ip_masquerade: false: no raw guard (replies come back addressed to the containers), so the
+    ingress stage alone decides: published container ports routed straight in, nothing else."""
+    lan = lab.add_peer('lan', LAN_LAB + '/24', LAN_PEER + '/24')
+    lab.in_ns(lan, 'ip route add %s via %s' % (SUBNETS['a'], LAN_LAB))
+    br, web = lab.name('br'), lab.name('web')
+    lab.ok('docker_bridge', name=br, subnet=SUBNETS['a'], ip_masquerade=False)
+    ip = lab.ok('container_netns', name=web, bridge=br, exposed_ports=['8000/tcp', '9000/tcp'])['container']['ip']
+    lab.ok('port_publish', container=web, ports=['18000:8000'])
+    lab.echo(web, 'web-8000\n', tcp=[8000])
+    lab.echo(web, 'web-9000\n', tcp=[9000])
+    lab.echo(lan, '{peer}\n', tcp=[7070])
+    assert tcp_request(lab, lan, ip, 8000) == 'web-8000\n'          # published, routed in
+    assert tcp_request(lab, lan, LAN_LAB, 18000) == 'web-8000\n'    # and through the host port
+    assert tcp_request(lab, lan, ip, 9000) is None                  # unpublished: dropped at ingress
+    assert tcp_request(lab, lab.ns, ip, 9000) == 'web-9000\n'       # control: the host reaches it
+    assert tcp_request(lab, web, LAN_PEER, 7070) == '%s\n' % ip      # not masqueraded; the reply passes

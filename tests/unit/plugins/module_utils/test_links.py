@@ -86,6 +86,21 @@ def test_aliases_docker_refuses(alias):
         links.check_name(alias, 'alias')
 
 
+@pytest.mark.parametrize('value, ok', [
+    ('db', True), ('Db.Alias_2', True), ('my-db', True), ('0', True),
+    ('db\n', False), ('db\r', False), ('d\nb', False), ('\ndb', False), ('db\0', False), ('db\t', False),
+    ('db ', False), ('.', False), ('..', False), ('-db', False), ('db:x', False), ('db/x', False),
+    ('db+', False), ('db%1', False), ('dé', False), (None, False), (5, False),
+])
+def test_check_name_takes_dockers_rule_to_the_end_of_the_string(value, ok):
+    if ok:
+        assert links.check_name(value, 'name') == value
+    else:
+        with pytest.raises(ParamError) as e:
+            links.check_name(value, 'name')
+        assert str(e.value).startswith('name %r is not a valid name' % (value,))
+
+
 def test_shared_network_prefers_receivers_first_network():
     receiver = {'networks': [{'bridge': 'b2', 'ip': '10.2.0.5'}, {'bridge': 'b1', 'ip': '10.1.0.5'}]}
     source = {'networks': [{'bridge': 'b1', 'ip': '10.1.0.9'}, {'bridge': 'b2', 'ip': '10.2.0.9'}]}

@@ -80,3 +80,17 @@ def test_udp_dnat_changes_are_found_for_conntrack_flush():
               '-A CNET-DNAT -p tcp -m tcp --dport 80 -m comment --comment "cnet:port:a" -j DNAT --to-destination 10.0.0.2:80')
     assert fw.udp_dnat_ports(old, new) == [1053, 7000, 7001]
     assert fw.udp_dnat_ports(new, new) == []
+
+
+@pytest.mark.parametrize('entry', ['8080:80\n', '8080:80/tcp\n', '8080\n:80', '80\n/tcp', '8080:80\r', '8080:80\0',
+                                   {'container_port': '80\n'}, {'container_port': 80, 'host_port': '8080\n'},
+                                   {'container_port': 80, 'protocol': 'tcp\n'}, '8080:²'])
+def test_publish_forms_with_a_newline_or_odd_digits_are_refused(entry):
+    with pytest.raises(ParamError, match=r'^ports\[0\]'):
+        ports.parse_publish(entry, 'ports[0]')
+
+
+@pytest.mark.parametrize('proto', [7, ['tcp'], {'p': 'tcp'}])
+def test_a_protocol_that_is_not_a_string_is_refused_naming_the_field(proto):
+    with pytest.raises(ParamError, match=r"^ports\[0\] .* unknown protocol"):
+        ports.parse_publish({'container_port': 80, 'protocol': proto}, 'ports[0]')
