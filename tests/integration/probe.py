@@ -24,6 +24,15 @@ def _family(host):
     return socket.AF_INET6 if ':' in host else socket.AF_INET
 
 
+def read_to_eof(conn):
+    got = b''
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return got
+        got += chunk
+
+
 def serve(args):
     bind = args.bind or '0.0.0.0'
     family = _family(bind)
@@ -54,13 +63,7 @@ def serve(args):
             conn.settimeout(10)
             try:
                 conn.sendall(answer(peer))
-                got = b''
-                while True:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    got += chunk
-                record(got, peer)
+                record(read_to_eof(conn), peer)
             except OSError:
                 pass
 
@@ -86,12 +89,7 @@ def tcp(args):
         try:
             s.sendall(args.data.encode('utf-8'))
             s.shutdown(socket.SHUT_WR)
-            got = b''
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
+            got = read_to_eof(s)
         except OSError:
             return 1
     sys.stdout.write(got.decode('utf-8', 'replace'))
