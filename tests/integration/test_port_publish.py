@@ -112,6 +112,10 @@ def test_empty_host_port_is_chosen_once_and_publish_all(lab):
     assert again['changed'] is False and again['ports'] == everything['ports']
     lab.echo(web, 'web\n', tcp=[80])
     assert tcp_request(lab, outside, LAB_IP, 40003) == 'web\n'
+    # the exposed range got a shifted host range: it maps port by port (40005 -> 7001)
+    lab.echo(web, 'range-7001\n', tcp=[7001])
+    assert tcp_request(lab, outside, LAB_IP, 40005) == 'range-7001\n'
+    assert tcp_request(lab, outside, LAB_IP, 40004) is None  # 7000: nothing listens there
 
 
 def test_idempotent_check_mode_and_absent_leave_host_identical(lab):
