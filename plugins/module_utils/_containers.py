@@ -200,7 +200,7 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
             netlink.create_netns(name)
             for ifname in ('all', 'default'):  # interfaces that arrive later inherit 'default'
                 netlink.disable_ipv6(ifname, ns=name)
-        out.append(step('create netns %s (IPv6 off)' % name, create))
+        out.append(step('create netns %s' % name, create))
         inside = {}
     else:
         inside = dict((l['name'], l) for l in netlink.links(ns=name))

@@ -18,3 +18,7 @@ class HostError(ParamError):
 
 class KernelError(Exception):
     """A kernel request failed while applying: names the step (the object) and the kernel's reason."""
+
+
+class RegistryError(HostError):
+    """The registry cannot be read as a registry: nothing may act on it."""

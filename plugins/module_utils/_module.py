@@ -16,8 +16,6 @@ __metaclass__ = type
 import copy
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
@@ -104,6 +102,8 @@ class Manager:
         for ok, err, lib in ((HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, 'pyroute2>=0.9'),
                              (HAS_NETADDR, NETADDR_IMPORT_ERROR, 'netaddr')):
             if not ok:
+                # imported only here: the host's container-net command runs these classes without Ansible
+                from ansible.module_utils.basic import missing_required_lib
                 self.module.fail_json(msg=missing_required_lib(lib), exception=str(err))
         try:
             result = self._run()

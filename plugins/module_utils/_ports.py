@@ -84,7 +84,7 @@ def format_exposed(spec):
 
 # ---- published ports (Docker -p / -P) -----------------------------------------------------------
 
-def _join_range(start, end):
+def join_range(start, end):
     return str(start) if start == end else '%d-%d' % (start, end)
 
 
@@ -123,7 +123,7 @@ def parse_publish(entry, field):
         hstart, hend = port_range(host, field + ' host port')
         if hend - hstart != end - start:
             raise ParamError("%s '%s': host range %s and container range %s have different sizes"
-                             % (field, entry, _join_range(hstart, hend), _join_range(start, end)))
+                             % (field, entry, join_range(hstart, hend), join_range(start, end)))
         spec['host_port'], spec['host_end'] = hstart, hend
     return spec
 
@@ -160,8 +160,8 @@ def parse_port_list(text):
 
 def describe(mapping):
     """A mapping as `docker port` prints it: 5432/tcp -> 127.0.0.1:15432."""
-    return '%s/%s -> %s:%s' % (_join_range(mapping['port'], mapping['end']), mapping['proto'], mapping['host_ip'],
-                               _join_range(mapping['host_port'], mapping['host_end']))
+    return '%s/%s -> %s:%s' % (join_range(mapping['port'], mapping['end']), mapping['proto'], mapping['host_ip'],
+                               join_range(mapping['host_port'], mapping['host_end']))
 
 
 class HostReads:

@@ -18,6 +18,8 @@ import json
 import os
 import tempfile
 
+from ansible_collections.seed.container_net.plugins.module_utils._errors import RegistryError
+
 DEFAULT_REGISTRY_DIR = '/var/lib/container_net'
 STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
@@ -106,14 +108,12 @@ class Registry:
     def read(self):
         try:
             with open(self.state_path) as f:
-                state = json.load(f)
+                text = f.read()
         except (IOError, OSError) as e:
             if e.errno != errno.ENOENT:
                 raise
             return empty_state()
-        for key, value in EMPTY_STATE.items():
-            state.setdefault(key, copy.deepcopy(value))
-        return state
+        return parse(text, self.state_path)
 
     def write(self, state):
         """Replace the document atomically; an empty registry removes its file (and, on leaving
@@ -127,6 +127,35 @@ class Registry:
             write_file_atomic(self.state_path, json.dumps(state, indent=1, sort_keys=True) + '\n', 0o600)
         self.loaded = copy.deepcopy(state)
         return True
+
+
+# Each step takes a document of the version it is keyed by to the next one; a registry written by
+# an older collection is read through them, one written by a newer one is refused.
+MIGRATIONS = {}
+VERSION = EMPTY_STATE['version']
+
+
+def parse(text, path):
+    """The registry document in `text`, migrated to this version; RegistryError where it is not one."""
+    def refuse(why):
+        raise RegistryError('registry %s %s: refusing to act on it (nothing was changed). Restore it from a '
+                            'backup, or move it away to start from an empty registry' % (path, why))
+    try:
+        state = json.loads(text)
+    except ValueError as e:
+        refuse('is corrupt or truncated (%s)' % e)
+    if not isinstance(state, dict) or not isinstance(state.get('version'), int):
+        refuse('is not a registry document (no version)')
+    if state['version'] > VERSION:
+        refuse('was written by a newer seed.container_net (format %d; this one reads up to %d)'
+               % (state['version'], VERSION))
+    while state['version'] < VERSION:
+        state = MIGRATIONS[state['version']](state)
+    for key, value in EMPTY_STATE.items():
+        state.setdefault(key, copy.deepcopy(value))
+        if not isinstance(state[key], type(value)):
+            refuse('has a malformed %s' % key)
+    return state
 
 
 def _unlink(path):
@@ -155,6 +184,12 @@ def write_file_atomic(path, content, mode, durable=True):
                 f.flush()
                 os.fsync(f.fileno())
         os.rename(tmp, path)
+        if durable:  # the rename itself must survive a crash too
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except BaseException:
         try:
             os.unlink(tmp)

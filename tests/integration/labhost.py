@@ -77,6 +77,14 @@ class Lab:
             raise AssertionError("module %s printed no JSON: %s %s" % (_module, out.stdout, out.stderr))
         return result
 
+    def cli(self, *args, check=False):
+        """The host's container-net command (module_utils/_cli.py) inside the lab, on the lab's registry."""
+        code = 'import sys; from ansible_collections.seed.container_net.plugins.module_utils._cli import main; ' \
+               'sys.exit(main(sys.argv[1:]))'
+        env = dict(os.environ, PYTHONPATH=self.collections_path)
+        return sh(['nsenter', '--net=/run/netns/%s' % self.ns, sys.executable, '-c', code,
+                   '--registry-dir', self.registry] + list(args), check=check, env=env, timeout=300)
+
     def ok(self, _module, **args):
         result = self.module(_module, **args)
         assert not result.get('failed'), result.get('msg')
