@@ -112,7 +112,6 @@ def steps(netlink, name, want, link, step):
     return out
 
 
-
 def sysctl_steps(old, new, run_command, step):
     """ip_forward for bridges that route, br_netfilter where icc is off, route_localnet where the
     host's loopback reaches published ports (and back to 0 where it no longer does)."""

@@ -246,16 +246,17 @@ def main(argv=None):
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)
-            _say(args, rows, table(rows, (('CONTAINER ID', 'ID'), ('NAMES', 'Names'), ('NETWORKS', 'Networks'),
-                                         ('IP ADDRESS', 'IPAddress'), ('PORTS', 'Ports'), ('STATUS', 'Status'))))
+            columns = (('CONTAINER ID', 'ID'), ('NAMES', 'Names'), ('NETWORKS', 'Networks'),
+                       ('IP ADDRESS', 'IPAddress'), ('PORTS', 'Ports'), ('STATUS', 'Status'))
+            _say(args, rows, table(rows, columns))
         elif args.command == 'port':
             _known(state, 'containers', args.name, 'container')
             lines = published(state, args.name)
             _say(args, lines, ''.join(line + '\n' for line in lines))
         elif args.command == 'network' and args.network_command == 'ls':
             rows = network_rows(state)
-            _say(args, rows, table(rows, (('NETWORK ID', 'ID'), ('NAME', 'Name'), ('DRIVER', 'Driver'),
-                                         ('SCOPE', 'Scope'))))
+            columns = (('NETWORK ID', 'ID'), ('NAME', 'Name'), ('DRIVER', 'Driver'), ('SCOPE', 'Scope'))
+            _say(args, rows, table(rows, columns))
         elif args.command == 'network':
             for name in args.name:
                 _known(state, 'bridges', name, 'network')
@@ -275,8 +276,8 @@ def main(argv=None):
 
 def _known(state, kind, name, word):
     if name not in state[kind]:
-        raise LookupError("no such %s: '%s' (the registry holds: %s)" % (word, name, ', '.join(sorted(state[kind])) or
-                                                                      'none'))
+        held = ', '.join(sorted(state[kind])) or 'none'
+        raise LookupError("no such %s: '%s' (the registry holds: %s)" % (word, name, held))
 
 
 def _converge(args):

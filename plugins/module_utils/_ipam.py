@@ -23,8 +23,6 @@ except ImportError as e:
     NETADDR_IMPORT_ERROR = e
 
 
-
-
 def network(value, field):
     """A strict IPv4 CIDR: no host bits, at least two usable addresses."""
     try:

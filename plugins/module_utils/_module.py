@@ -54,11 +54,11 @@ class Step:
         """Carry out the step; a refusal by the kernel names the step, so the object and the field."""
         try:
             self.action()
-        except NetlinkError as e:
-            reason = e.args[1] if len(e.args) > 1 else str(e)
-            raise KernelError('%s: the kernel refused: %s (netlink error %s)' % (self.description, reason, e.code))
-        except (OSError, IOError) as e:
-            raise KernelError('%s: %s' % (self.description, e.strerror or e))
+        except (NetlinkError, OSError, IOError) as e:  # NetlinkError is OSError where pyroute2 is missing
+            if getattr(e, 'code', None) is not None and not isinstance(e, EnvironmentError):
+                reason = e.args[1] if len(e.args) > 1 else str(e)
+                raise KernelError('%s: the kernel refused: %s (netlink error %s)' % (self.description, reason, e.code))
+            raise KernelError('%s: %s' % (self.description, getattr(e, 'strerror', None) or e))
 
 
 class Manager:

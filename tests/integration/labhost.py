@@ -297,14 +297,14 @@ def tcp_request(lab, ns, ip, port, data='ping', connect_timeout=2):
     probe.py's client sends, half-closes and reads to EOF: a probe server answers on accept, so an
     open path always answers in full and a blocked one fails on the connect timeout.
     """
-    cmd = '%s %s tcp %s %d --data %s --connect-timeout %s' % (PYTHON, PROBE, ip, port, shlex.quote(data),
-                                                                 connect_timeout)
+    cmd = '%s %s tcp %s %d --data %s --connect-timeout %s' % (
+        PYTHON, PROBE, ip, port, shlex.quote(data), connect_timeout)
     out = lab.sh(cmd, check=False) if ns == lab.ns else lab.in_ns(ns, cmd, check=False)
     return out.stdout if out.returncode == 0 else None
 
 
 def udp_request(lab, ns, ip, port, data='ping', timeout=2, source_port=0):
-    cmd = '%s %s udp %s %d --data %s --timeout %s --source-port %d' % (PYTHON, PROBE, ip, port, shlex.quote(data),
-                                                                        timeout, source_port)
+    cmd = '%s %s udp %s %d --data %s --timeout %s --source-port %d' % (
+        PYTHON, PROBE, ip, port, shlex.quote(data), timeout, source_port)
     out = lab.sh(cmd, check=False) if ns == lab.ns else lab.in_ns(ns, cmd, check=False)
     return out.stdout if out.returncode == 0 else None

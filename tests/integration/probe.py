@@ -12,7 +12,6 @@ Clients print the answer and exit 0, or exit 1 when nothing answered (refused, d
 """
 
 import argparse
-import os
 import select
 import socket
 import sys

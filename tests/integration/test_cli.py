@@ -84,6 +84,7 @@ def test_restore_repairs_a_firewall_reload(lab):
     # what a reload of a saved ruleset (netfilter-persistent, iptables-restore, nft flush) leaves
     lab.sh('nft flush ruleset && iptables %s' % user_rule)
     assert not works(lab, outside, web)
+
     def others():  # rules that are not the collection's (tables it recreates add only their built-in chains)
         return sorted(line for line in iptables_save(lab).splitlines() if line.startswith('-A ') and 'cnet:' not in line)
     before_user = others()

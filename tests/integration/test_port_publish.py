@@ -87,6 +87,7 @@ def test_udp_remap_while_client_keeps_sending(lab):
     outside, web, ip = setup(lab, exposed=('5001/udp', '5002/udp'))
     lab.echo(web, 'old\n', udp=[5001])
     lab.echo(web, 'new\n', udp=[5002])
+
     def send():
         return udp_request(lab, outside, LAB_IP, 1053, source_port=40053)
     # moby#8795: a client sending before the mapping exists must not stay stuck once it does.
