@@ -95,10 +95,28 @@ class Bench:
                'iptables -t nat -X FLOORNAT' % br['name'][:12])
         return elapsed
 
+    @staticmethod
+    def restore_after_reboot(lab, bridges, containers):
+        """A reboot's loss (every namespace, veth, bridge and owned rule gone; registry and files kept),
+        then `container-net restore` timed as a whole process, Python start included, no Ansible."""
+        for c in containers:
+            sh(['ip', 'netns', 'del', c['name']])
+        lab.sh('ip link del %s' % bridges[0]['name'])
+        lab.sh('iptables-save | grep -v CNET- | iptables-restore')
+        deadline = time.monotonic() + 120
+        while 'veth' in lab.sh('ip -o link show type veth').stdout and time.monotonic() < deadline:
+            time.sleep(0.05)  # the kernel frees deleted namespaces' veths asynchronously
+        start = time.perf_counter()
+        out = lab.cli('restore')
+        elapsed = time.perf_counter() - start
+        assert out.returncode == 0 and out.stdout == 'restored\n', out.stderr
+        assert lab.cli('check').returncode == 0
+        return elapsed
+
     def converge(self, sizes, repeats):
         rows = []
         for n in sizes:
-            first, rerun, floors = [], [], []
+            first, rerun, floors, restores = [], [], [], []
             for dummy in range(repeats):
                 lab = self.lab()
                 try:
@@ -109,15 +127,16 @@ class Bench:
                     t, out = self.role_run(lab, bridges, containers)
                     assert 'changed=0' in out, out
                     rerun.append(t)
+                    restores.append(self.restore_after_reboot(lab, bridges, containers))
                     self.role_run(lab, bridges, containers, state='absent')
                     floors.append(self.floor(lab, bridges, containers))
                 finally:
                     lab.teardown()
             rows.append({'n': n, 'first': median_spread(first), 'rerun': median_spread(rerun),
-                         'floor': median_spread(floors)})
+                         'floor': median_spread(floors), 'restore': median_spread(restores)})
             last = rows[-1]
-            print('converge N=%d first %.2fs rerun %.2fs floor %.2fs'
-                  % (n, last['first'][0], last['rerun'][0], last['floor'][0]))
+            print('converge N=%d first %.2fs rerun %.2fs restore %.2fs floor %.2fs'
+                  % (n, last['first'][0], last['rerun'][0], last['restore'][0], last['floor'][0]))
         self.results['converge'] = rows
 
     # ---- data path -------------------------------------------------------------------------
@@ -438,13 +457,20 @@ def write_results(bench, path, plot):
              '## Machine', '', '| fact | value |', '|---|---|']
     lines += ['| %s | %s |' % f for f in facts()]
     lines += ['', '## Converge through the topology role (one link and one published port per container)', '',
-              '| N | first run s | re-run s | floor s (ip -batch + iptables-restore) | first / floor | per container ms |',
-              '|---|---|---|---|---|---|']
+              '| N | first run s | re-run s | `container-net restore` after a reboot s | floor s (ip -batch + '
+              'iptables-restore) | first / floor | restore / floor | per container ms |',
+              '|---|---|---|---|---|---|---|---|']
     for row in c:
-        lines.append('| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.1fx | %.1f |' % (
-            row['n'], row['first'][0], row['first'][1][0], row['first'][1][1], row['rerun'][0], row['rerun'][1][0],
-            row['rerun'][1][1], row['floor'][0], row['floor'][1][0], row['floor'][1][1],
-            row['first'][0] / row['floor'][0], row['first'][0] / row['n'] * 1000))
+        lines.append('| %d | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) | %.1fx | %.1fx '
+                     '| %.1f |' % (
+                         row['n'], row['first'][0], row['first'][1][0], row['first'][1][1], row['rerun'][0],
+                         row['rerun'][1][0], row['rerun'][1][1], row['restore'][0], row['restore'][1][0],
+                         row['restore'][1][1], row['floor'][0], row['floor'][1][0], row['floor'][1][1],
+                         row['first'][0] / row['floor'][0], row['restore'][0] / row['floor'][0],
+                         row['first'][0] / row['n'] * 1000))
+    lines += ['', 'Restore: what a reboot loses (namespaces, veths, bridge, owned rules; registry and files kept) '
+              'rebuilt by one `container-net restore` process, no Ansible, side by side with the first converge '
+              'of the same topology and the kernel floor in each lab.']
     targets = []
     by_n = dict((r['n'], r) for r in c)
     if 100 in by_n:
@@ -452,6 +478,11 @@ def write_results(bench, path, plot):
         targets.append(('first converge of 100 <= 2x floor + 5 s', '%.2f s vs %.2f s' % (r['first'][0], 2 * r['floor'][0] + 5),
                         r['first'][0] <= 2 * r['floor'][0] + 5))
         targets.append(('idempotent re-run of 100 <= 5 s', '%.2f s' % r['rerun'][0], r['rerun'][0] <= 5))
+    for n in (100, 500):
+        if n in by_n:
+            r = by_n[n]
+            targets.append(('restore of %d within 1.5x the floor' % n, '%.2f s vs %.2f s' % (r['restore'][0], 1.5 * r['floor'][0]),
+                            r['restore'][0] <= 1.5 * r['floor'][0]))
     if 10 in by_n and 500 in by_n:
         small = by_n[10]['first'][0] / 10
         big = by_n[500]['first'][0] / 500
