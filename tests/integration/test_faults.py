@@ -1,0 +1,99 @@
+"""Faults on a real kernel: kill -9 inside converges, concurrent plays on one host."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from labhost import MODULES, tcp_request
+
+
+def declaration(lab, count=6):
+    br = lab.name('br')
+    # host names given: a container without one gets a random id, which two clean converges would not share
+    containers = [{'name': lab.name('db'), 'bridge': br, 'hostname': 'db', 'exposed_ports': ['5432/tcp']}]
+    containers += [{'name': lab.name('w%d' % i), 'bridge': br, 'hostname': 'w%d' % i, 'links': ['%s:db' % lab.name('db')],
+                    'ports': ['%d:80' % (18100 + i)]} for i in range(count)]
+    return [{'name': br, 'subnet': '10.97.0.0/24', 'icc': False}], containers
+
+
+def start_module(lab, name, **args):
+    """The module as Ansible runs it, but left running so that it can be killed mid-way."""
+    args.setdefault('registry_dir', lab.registry)
+    f = tempfile.NamedTemporaryFile('w', suffix='.json', delete=False)
+    json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
+    f.close()
+    env = dict(os.environ, PYTHONPATH=lab.collections_path)
+    proc = subprocess.Popen(['nsenter', '--net=/run/netns/%s' % lab.ns, sys.executable,
+                             os.path.join(MODULES, name + '.py'), f.name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return proc, f.name
+
+
+def owned_view(lab):
+    """What a converge leaves, normalized where the kernel picks by itself (indexes, host veth MACs, counters)."""
+    snap = lab.snapshot()
+    with open(os.path.join(lab.registry, 'state.json')) as f:
+        state = json.load(f)
+    view = {'registry': state, 'netns': snap['netns'], 'files': snap['files'], 'ipsets': snap['ipsets'],
+            'iptables': re.sub(r'\[\d+:\d+\]', '[c]', snap['iptables']),
+            'host links': sorted(line.split(': ')[1].split('@')[0] for line in lab.sh('ip -o link show').stdout.splitlines())}
+    for name in snap['netns']:
+        if name != lab.ns and name in state['containers']:
+            view[name] = lab.in_ns(name, 'ip -o addr show | cut -d" " -f2-; ip route; ip -o link show | '
+                                         'grep -o "link/ether [^ ]*"').stdout
+    return view
+
+
+def test_kill_9_at_random_points_of_converges_then_one_run_equals_a_clean_converge(lab):
+    bridges, containers = declaration(lab)
+    clean = lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    assert clean['changed']
+    expected = owned_view(lab)
+    assert lab.ok('container_net_topology', state='absent', bridges=bridges, containers=containers)['changed']
+    rng = random.Random(1234)  # the same offsets every run: a failure can be replayed
+    killed = 0
+    for trial in range(20):
+        # half the trials start from nothing, half from a half-made host (what the last kill left)
+        if trial % 2 == 0:
+            lab.module('container_net_topology', state='absent', bridges=bridges, containers=containers)
+        proc, args_file = start_module(lab, 'container_net_topology', bridges=bridges, containers=containers)
+        time.sleep(rng.uniform(0.05, 1.2))  # the fault itself: a kill at an arbitrary point, not a wait
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        proc.communicate()
+        os.unlink(args_file)
+    assert killed >= 10, 'most kills must land inside a run (%d did)' % killed
+    result = lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    assert not result.get('failed')
+    assert owned_view(lab) == expected  # the same addresses, MACs, rules and files; nothing leaked
+    assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed'] is False
+    lab.echo(lab.name('w3'), 'w3\n', tcp=[80])
+    assert tcp_request(lab, lab.ns, '127.0.0.1', 18103) == 'w3\n'
+
+
+def test_four_concurrent_plays_on_one_host_never_share_an_address(lab):
+    br = lab.name('br')
+    bridges = [{'name': br, 'subnet': '10.98.0.0/24', 'icc': False}]
+    lab.ok('docker_bridge', name=br, subnet='10.98.0.0/24', icc=False)
+    plays = [[{'name': lab.name('p%dc%d' % (p, i)), 'bridge': br, 'exposed_ports': ['80/tcp']} for i in range(5)]
+             for p in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outs = list(pool.map(lambda c: lab.topology_role(bridges, c, check=False), plays))
+    for out in outs:
+        assert out.returncode == 0, out.stdout + out.stderr
+    info = lab.ok('container_net_info')
+    ips = [c['ip'] for c in info['containers'].values()]
+    assert len(info['containers']) == 20 and len(set(ips)) == 20, ips
+    assert info['drift']['in_sync'] is True
+    # every container really has its own address: each answers on it
+    for name in (plays[0][0]['name'], plays[3][4]['name']):
+        lab.echo(name, name + '\n', tcp=[80])
+        assert tcp_request(lab, lab.ns, info['containers'][name]['ip'], 80) == name + '\n'
