@@ -4,6 +4,7 @@ The database host is the link's alias, resolved from the container's /etc/hosts;
 the credentials come from the link's variables (ALIAS_PORT_5432_TCP_PORT, ALIAS_ENV_POSTGRES_*).
 """
 import os
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg2
@@ -39,5 +40,13 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class Server(ThreadingHTTPServer):
+    def server_bind(self):
+        # HTTPServer's own server_bind asks getfqdn() for a name: a reverse DNS lookup that waits out
+        # the container's resolvers (10 s where they are unreachable) before the first request.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
 if __name__ == '__main__':
-    ThreadingHTTPServer(('0.0.0.0', int(os.environ.get('WEB_PORT', '8080'))), Handler).serve_forever()
+    Server(('0.0.0.0', int(os.environ.get('WEB_PORT', '8080'))), Handler).serve_forever()
