@@ -183,7 +183,7 @@ def serve(c):
 while True:
     c, a = srv.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 '''
-        lab.serve(ns, '%s -c %s %d' % (PY, shquote(code), port))
+        lab.serve(ns, '%s -c %s %d' % (PY, shquote(code), port), tcp=[port])
 
     def iperf(self, lab, ns, ip, port, runs=3):
         """Median of a few short iperf3 runs: one run on a 2-core machine swings by 15%."""
@@ -209,23 +209,27 @@ while True:
             src_ip = r['containers'][lab.name('src')]['ip']
             src, rcv = lab.name('src'), lab.name('rcv')
             self.echo_server(lab, src, 7000)
-            lab.serve(src, 'iperf3 -s -p 5201')
-            lab.serve(lab.ns, 'socat TCP-LISTEN:27000,reuseaddr,fork TCP:%s:7000' % src_ip)
-            lab.serve(lab.ns, 'socat TCP-LISTEN:25201,reuseaddr,fork TCP:%s:5201' % src_ip)
-            time.sleep(0.5)
+            lab.serve(src, 'iperf3 -s -p 5201', tcp=[5201])
+            lab.serve(lab.ns, 'socat TCP-LISTEN:27000,reuseaddr,fork TCP:%s:7000' % src_ip, tcp=[27000])
+            lab.serve(lab.ns, 'socat TCP-LISTEN:25201,reuseaddr,fork TCP:%s:5201' % src_ip, tcp=[25201])
             # Rounds visit every path in turn, the rule-free bridge (owned chains flushed, icc on in
             # effect) included, so that a slow spell of this noisy machine hits all paths alike.
             paths = (('linked', rcv, src_ip, 7000, 5201), ('published', outside, '10.250.9.1', 17000, 15201),
-                     ('direct', outside, src_ip, 7000, 5201), ('proxy', outside, '10.250.9.1', 27000, 25201))
+                     ('proxy', outside, '10.250.9.1', 27000, 25201))
             saved = lab.sh('iptables-save').stdout
-            samples = dict((p[0], []) for p in paths + (('norules',),))
+            samples = dict((p[0], []) for p in paths + (('norules',), ('direct',)))
             for dummy in range(3):
                 for key, ns, ip, port, iperf_port in paths:
                     samples[key].append(dict(self.latency(lab, ns, ip, port, count),
                                              mbps=self.iperf(lab, ns, ip, iperf_port, runs=1)))
-                lab.sh('iptables -F CNET-FORWARD; iptables -F CNET-LINKS; iptables -P FORWARD ACCEPT')
+                # the floor: no owned rules at all. Routing from outside straight to the container is
+                # dropped in raw PREROUTING when the rules are in force, so it is only measured here.
+                lab.sh('iptables -F CNET-FORWARD; iptables -F CNET-LINKS; iptables -t raw -F CNET-RAW; '
+                       'iptables -P FORWARD ACCEPT')
                 samples['norules'].append(dict(self.latency(lab, rcv, src_ip, 7000, count),
                                                mbps=self.iperf(lab, rcv, src_ip, 5201, runs=1)))
+                samples['direct'].append(dict(self.latency(lab, outside, src_ip, 7000, count),
+                                              mbps=self.iperf(lab, outside, src_ip, 5201, runs=1)))
                 restore(lab, saved)
             for key, rounds in samples.items():
                 out[key] = dict(median_latency(rounds), mbps=statistics.median(r['mbps'] for r in rounds))
@@ -499,7 +503,8 @@ def write_results(bench, path, plot):
                   % d.get('links_10k', {}).get('rules', '20,000')),
                  ('links_10k_set', 'linked containers behind %s real links (%s set members, %s rules; after)'
                   % tuple(d.get('links_10k_set', {}).get(k, '?') for k in ('links', 'members', 'link_rules'))),
-                 ('direct', 'outside to container, direct route'), ('published', 'outside to container, published port (DNAT)'),
+                 ('direct', 'outside to container, direct route with no rules (the floor; dropped while the rules are '
+                            'in force)'), ('published', 'outside to container, published port (DNAT)'),
                  ('proxy', 'outside to container, userland proxy (socat)')]
         for key, label in names:
             if key in d:
