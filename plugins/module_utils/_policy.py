@@ -52,10 +52,10 @@ def _filter(chain, match, verdict, owner):
     return Row('filter', chain, tuple(match), verdict, owner)
 
 
-def stage_rows():
-    """CNET-FORWARD: one jump per stage, in order."""
+def stage_rows(used):
+    """CNET-FORWARD: one jump per stage that has rows (`used`), in order."""
     return [_filter('CNET-FORWARD', (), chain, 'stage:' + chain[len('CNET-'):].lower())
-            for chain, dummy in FORWARD_STAGES]
+            for chain, dummy in FORWARD_STAGES if chain in used]
 
 
 def bridge_rows(name, bridge):
@@ -67,7 +67,11 @@ def bridge_rows(name, bridge):
         rows.append(_filter('CNET-ISOLATION', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
     else:
         rows.append(_filter('CNET-INGRESS', (('oif', name), ('ctstate', ESTABLISHED)), 'ACCEPT', owner))
-        rows.append(_filter('CNET-INGRESS', (('oif', name),), 'CNET-PORTS', owner))
+        # Only what came through a published host port: routed to a container address it is not
+        # DNAT'ed (and was dropped in raw already, unless the bridge is routed on purpose). The gate
+        # also spares every other new connection the walk through the port rules.
+        gate = (('oif', name),) if not bridge['ip_masquerade'] else (('oif', name), ('ctstate', 'DNAT'))
+        rows.append(_filter('CNET-INGRESS', gate, 'CNET-PORTS', owner))
         rows.append(_filter('CNET-INGRESS', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
         rows.append(_filter('CNET-EGRESS', (('iif', name), ('oif', '!' + name)), 'ACCEPT', owner))
     if bridge['icc']:
@@ -105,7 +109,6 @@ def port_rows(state, name):
     if found is None:
         return []
     bridge_name, cip, entry = found
-    routed = not state['bridges'][bridge_name]['ip_masquerade']
     owner = 'port:' + name
     sources = entry.get('allowed_sources') or [None]
     rows = []
@@ -118,11 +121,8 @@ def port_rows(state, name):
             s = (('src', src),) if src else ()
             rows.append(Row('nat', 'CNET-DNAT', s + dst + (('proto', p), ('dport', host)),
                             ('DNAT', cip, cport, host), owner))
-            # Only what came through the published host port: a packet routed to the container
-            # address is not DNAT'ed (and is dropped in raw already, unless the bridge is routed).
-            ct = () if routed else (('ctstate', 'DNAT'),)
-            rows.append(_filter('CNET-PORTS', s + (('dst', cip), ('oif', bridge_name), ('proto', p), ('dport', cport))
-                                + ct, 'ACCEPT', owner))
+            rows.append(_filter('CNET-PORTS', s + (('dst', cip), ('oif', bridge_name), ('proto', p), ('dport', cport)),
+                                'ACCEPT', owner))
         rows.append(Row('nat', 'CNET-POSTROUTING', (('src', cip), ('dst', cip), ('proto', p), ('dport', cport)),
                         'MASQUERADE', owner))
     return rows
@@ -198,11 +198,11 @@ def rows(state):
     """Every row the registry implies (empty without bridges), and the link sets."""
     if not state['bridges']:
         return [], {}
-    out = stage_rows()
+    out = []
     for name in sorted(state['bridges']):
         out.extend(bridge_rows(name, state['bridges'][name]))
     for name in sorted(state['ports']):
         out.extend(port_rows(state, name))
     out.extend(loopback_rows(state))
     linked, sets = link_rows(state)
-    return out + linked, sets
+    return stage_rows(set(r.chain for r in out)) + out + linked, sets

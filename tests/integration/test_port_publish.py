@@ -141,7 +141,7 @@ def test_removing_the_container_unpublishes(lab):
     assert publish(lab, web, ports=['8080:80'])['changed']
     assert '--dport 8080' in iptables_save(lab)
     assert lab.ok('container_netns', name=web, state='absent')['changed']
-    assert 'DNAT' not in iptables_save(lab) and '--dport 8080' not in iptables_save(lab)
+    assert '-j DNAT' not in iptables_save(lab) and '--dport 8080' not in iptables_save(lab)
 
 
 @pytest.mark.parametrize('ports, field, words', [

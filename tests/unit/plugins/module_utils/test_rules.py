@@ -25,7 +25,11 @@ def lines(s, table, chain):
 def test_forward_jumps_through_the_stages_in_order():
     assert lines(state(), 'filter', 'CNET-FORWARD') == [
         '-A CNET-FORWARD -m comment --comment "cnet:stage:%s" -j CNET-%s' % (stage, stage.upper())
-        for stage in ('isolation', 'ingress', 'icc', 'egress')]
+        for stage in ('ingress', 'icc', 'egress')]  # no internal bridge: no jump to an empty isolation stage
+    s = state()
+    s['bridges']['br1'] = dict(s['bridges']['br0'], subnet='10.2.0.0/24', internal=True)
+    assert [line.split()[-1] for line in lines(s, 'filter', 'CNET-FORWARD')] == [
+        'CNET-ISOLATION', 'CNET-INGRESS', 'CNET-ICC', 'CNET-EGRESS']
 
 
 def test_icc_on_accepts_bridge_traffic_and_adds_no_link_rules():
@@ -38,7 +42,7 @@ def test_ingress_takes_replies_and_published_ports_and_drops_the_rest():
     assert lines(state(), 'filter', 'CNET-INGRESS') == [
         '-A CNET-INGRESS -o br0 -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "cnet:bridge:br0" '
         '-j ACCEPT',
-        '-A CNET-INGRESS -o br0 -m comment --comment "cnet:bridge:br0" -j CNET-PORTS',
+        '-A CNET-INGRESS -o br0 -m conntrack --ctstate DNAT -m comment --comment "cnet:bridge:br0" -j CNET-PORTS',
         '-A CNET-INGRESS ! -i br0 -o br0 -m comment --comment "cnet:bridge:br0" -j DROP']
     assert lines(state(), 'filter', 'CNET-EGRESS') == [
         '-A CNET-EGRESS -i br0 ! -o br0 -m comment --comment "cnet:bridge:br0" -j ACCEPT']
@@ -79,8 +83,8 @@ def test_published_ranges_map_port_by_port(host, container, to):
                     '-j DNAT --to-destination %s' % (hport, to)]
     cport = '%d' % container[0] if container[0] == container[1] else '%d:%d' % container
     assert lines(s, 'filter', 'CNET-PORTS') == [
-        '-A CNET-PORTS -d 10.1.0.2/32 -o br0 -p tcp -m tcp --dport %s -m conntrack --ctstate DNAT '
-        '-m comment --comment "cnet:port:db" -j ACCEPT' % cport]
+        '-A CNET-PORTS -d 10.1.0.2/32 -o br0 -p tcp -m tcp --dport %s -m comment --comment "cnet:port:db" -j ACCEPT'
+        % cport]
     assert lines(s, 'raw', 'CNET-RAW')[-1] == (
         '-A CNET-RAW -d 127.0.0.0/8 ! -i lo -m comment --comment "cnet:ports:loopback" -j DROP')
 
