@@ -540,8 +540,8 @@ def write_results(bench, path, plot):
         for way in ('linked', 'published'):
             for label in ('old', 'new'):
                 r = m['%s/%s' % (label, way)]
-                lines.append('| %s | %s | %.0f | %.0f | %.0f |' % (way, ab['rev'] if label == 'old' else 'this commit',
-                                                                  r['ccr'], r['rr'], r['mbps']))
+                rules = ab['rev'] if label == 'old' else 'this commit'
+                lines.append('| %s | %s | %.0f | %.0f | %.0f |' % (way, rules, r['ccr'], r['rr'], r['mbps']))
         for way in ('linked', 'published'):
             new, old = m['new/' + way], m['old/' + way]
             targets.append(('%s new-connection latency within 5%% of %s\'s rules' % (way, ab['rev']),
