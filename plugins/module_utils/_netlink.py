@@ -98,7 +98,17 @@ def _peer_groups(mountinfo_path, mount_point):
     return groups
 
 
+_PERSISTENCE = []
+
+
 def netns_persistence_problem():
+    """Memoized: the answer cannot change within a run, and a run may create hundreds of namespaces."""
+    if not _PERSISTENCE:
+        _PERSISTENCE.append(_persistence_problem())
+    return _PERSISTENCE[0]
+
+
+def _persistence_problem():
     """Why a namespace created now would vanish when this process exits, or None.
 
     A named namespace is a bind mount under /run/netns. Run in a private mount namespace (under
@@ -233,8 +243,10 @@ class Netlink:
     def disable_ipv6(self, ifname, ns=None):
         """Bridges and containers are IPv4-only (as Docker's): without IPv6 nothing is reachable over
         link-local addresses that icc and the ingress stage do not see."""
-        if self.sysctl(ipv6_conf(ifname), ns=ns) is not None:  # None: a kernel without IPv6
-            self.set_sysctl(ipv6_conf(ifname), 1, ns=ns)
+        def off():
+            if read_sysctl(ipv6_conf(ifname)) is not None:  # None: a kernel without IPv6
+                write_sysctl(ipv6_conf(ifname), 1)
+        off() if ns is None else in_netns(ns, off)  # one namespace switch for the read and the write
 
     def default_gateway(self, ns=None):
         for route in self.ipr(ns).get_default_routes(family=socket.AF_INET):

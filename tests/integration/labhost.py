@@ -267,16 +267,12 @@ def bound_ports(pid, proto):
 
 def wait_bound(proc, tcp=(), udp=(), timeout=15):
     """Poll until the server's namespace shows every port bound; fail fast if it exits."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def bound():
         if proc.poll() is not None:
             proc.stderr_file.seek(0)
             raise AssertionError('server exited (%s): %s' % (proc.returncode, proc.stderr_file.read()))
-        if set(tcp) <= bound_ports(proc.pid, 'tcp') and set(udp) <= bound_ports(proc.pid, 'udp'):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError('server %d not listening on tcp %s udp %s after %ds' % (proc.pid, tcp, udp, timeout))
-        time.sleep(0.02)
+        return set(tcp) <= bound_ports(proc.pid, 'tcp') and set(udp) <= bound_ports(proc.pid, 'udp')
+    wait_for(bound, timeout, 'server %d listening on tcp %s udp %s' % (proc.pid, list(tcp), list(udp)))
 
 
 def wait_for(predicate, timeout=10, what='condition'):

@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 
-from labhost import MODULES, tcp_request
+from labhost import MODULES, tcp_request, wait_for
 
 
 def declaration(lab, count=6):
@@ -34,6 +33,11 @@ def start_module(lab, name, **args):
                              os.path.join(MODULES, name + '.py'), f.name],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     return proc, f.name
+
+
+def made(lab, containers):
+    names = set(c['name'] for c in containers)
+    return [n for n in os.listdir('/run/netns') if n in names]
 
 
 def owned_view(lab):
@@ -64,7 +68,11 @@ def test_kill_9_at_random_points_of_converges_then_one_run_equals_a_clean_conver
         if trial % 2 == 0:
             lab.module('container_net_topology', state='absent', bridges=bridges, containers=containers)
         proc, args_file = start_module(lab, 'container_net_topology', bridges=bridges, containers=containers)
-        time.sleep(rng.uniform(0.05, 1.2))  # the fault itself: a kill at an arbitrary point, not a wait
+        # The fault lands at a point of the run's own progress: once k container namespaces exist
+        # (k drawn per trial; 0 kills it while it plans), polled with a bound, never a fixed wait.
+        k = rng.randint(0, len(containers))
+        wait_for(lambda: proc.poll() is not None or len(made(lab, containers)) >= k, timeout=60,
+                 what='%d namespaces or the end of the run' % k)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1
