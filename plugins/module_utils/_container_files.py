@@ -15,7 +15,7 @@ import errno
 import os
 
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
-from ansible_collections.seed.container_net.plugins.module_utils._registry import write_file_atomic
+from ansible_collections.seed.container_net.plugins.module_utils._registry import stale_temp_files, write_file_atomic
 
 DEFAULT_ETC_DIR = '/etc/netns'
 HOST_RESOLV_CONF = '/etc/resolv.conf'
@@ -146,9 +146,12 @@ def _read(path):
         return None, None
 
 
-def plan(old, new, etc_dir):
-    """Compare every container's rendered files with the disk; removed containers lose theirs."""
+def plan(old, new, etc_dir, registry_dir=None):
+    """Compare every container's rendered files with the disk; removed containers lose theirs,
+    and what a killed run left half-written (its temporary files) goes."""
     result = FilePlan()
+    if registry_dir:
+        result.removes.extend(stale_temp_files(registry_dir))
     if not new['containers'] and not old['containers']:
         return result
     host_resolv = _read(HOST_RESOLV_CONF)[0] or ''
@@ -158,11 +161,13 @@ def plan(old, new, etc_dir):
             path = os.path.join(etc_dir, name, fname)
             if _read(path) != (content, MODES[fname]):
                 result.writes.append((path, content, MODES[fname]))
+        result.removes.extend(stale_temp_files(os.path.join(etc_dir, name)))
     for name in sorted(set(old['containers']) - set(new['containers'])):
         directory = os.path.join(etc_dir, name)
         for fname in FILES:
             if os.path.lexists(os.path.join(directory, fname)):
                 result.removes.append(os.path.join(directory, fname))
+        result.removes.extend(stale_temp_files(directory))
         if os.path.isdir(directory):
             result.rmdirs.append(directory)
     return result

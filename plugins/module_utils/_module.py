@@ -132,7 +132,7 @@ class Manager:
             payloads = firewall.plan(actual_rules, desired_rules)
             actual_sets = self.firewall.actual_sets(needed=sorted(desired_sets))
             set_payload, unused_sets = firewall.plan_sets(actual_sets, desired_sets)
-            file_plan = files.plan(old, new, self.params['netns_etc_dir'])
+            file_plan = files.plan(old, new, self.params['netns_etc_dir'], registry.path)
             self._track_tables(new, payloads)
 
             changed = bool(steps or payloads or set_payload or unused_sets or file_plan.changes or new != old)

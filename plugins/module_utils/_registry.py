@@ -23,6 +23,8 @@ from ansible_collections.seed.container_net.plugins.module_utils._errors import 
 DEFAULT_REGISTRY_DIR = '/var/lib/container_net'
 STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
+# Every temporary file we write starts so: one left by a killed run is ours to remove.
+TMP_PREFIX = '.cnet-'
 EMPTY_STATE = {'version': 1, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
                'firewall': {'created_tables': []}}
 
@@ -171,11 +173,23 @@ def is_empty(state):
         and not state.get('firewall', {}).get('created_tables')
 
 
+def stale_temp_files(directory):
+    """Temporary files a run killed between write and rename left in `directory` (callers hold
+    the registry lock, so no live run is writing one)."""
+    try:
+        names = os.listdir(directory)
+    except OSError as e:
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        return []
+    return sorted(os.path.join(directory, n) for n in names if n.startswith(TMP_PREFIX))
+
+
 def write_file_atomic(path, content, mode, durable=True):
     """Write through a temporary file and rename, so readers never see half a file. `durable`
     also syncs it to disk first: the registry needs that; files any run re-renders do not."""
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.cnet-')
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=TMP_PREFIX)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, 'w') as f:

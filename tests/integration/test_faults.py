@@ -10,7 +10,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
-from labhost import MODULES, tcp_request, wait_for
+from labhost import ETC_NETNS, MODULES, tcp_request, wait_for
 
 
 def declaration(lab, count=6):
@@ -85,6 +85,27 @@ def test_kill_9_at_random_points_of_converges_then_one_run_equals_a_clean_conver
     assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed'] is False
     lab.echo(lab.name('w3'), 'w3\n', tcp=[80])
     assert tcp_request(lab, lab.ns, '127.0.0.1', 18103) == 'w3\n'
+
+
+def test_half_written_files_a_kill_left_are_removed_then_a_run_writes_nothing(lab):
+    """The window the random kills only sometimes hit, made certain: a run killed between writing a
+    temporary file and renaming it leaves `.cnet-*` beside the registry and a container's files."""
+    bridges, containers = declaration(lab, count=1)
+    lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    expected = owned_view(lab)
+    stale = [os.path.join(lab.registry, '.cnet-k9reg'), os.path.join(ETC_NETNS, lab.name('w0'), '.cnet-k9hosts')]
+    for path in stale:
+        with open(path, 'w') as f:
+            f.write('half a file')
+    result = lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    assert result['changed'] and not any(os.path.exists(p) for p in stale)
+    assert owned_view(lab) == expected
+    assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed'] is False
+    # and a removal leaves no directory behind because of one
+    with open(stale[1], 'w') as f:
+        f.write('half a file')
+    lab.ok('container_net_topology', state='absent', bridges=bridges, containers=containers)
+    assert not os.path.exists(os.path.dirname(stale[1])) and not os.path.exists(lab.registry)
 
 
 def test_four_concurrent_plays_on_one_host_never_share_an_address(lab):

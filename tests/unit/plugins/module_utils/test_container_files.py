@@ -58,3 +58,22 @@ def test_resolv_conf_drops_loopback_resolvers_and_honours_dns_options():
     assert files.render_resolv_conf({}, host) == 'nameserver 10.9.9.9\nsearch corp.example\n'
     explicit = {'dns': ['10.1.1.1'], 'dns_search': ['a.example'], 'dns_options': ['ndots:2']}
     assert files.render_resolv_conf(explicit, host) == 'nameserver 10.1.1.1\nsearch a.example\noptions ndots:2\n'
+
+
+def test_temporary_files_a_killed_run_left_are_removed_and_nothing_else(tmp_path):
+    """kill -9 between mkstemp and rename leaves `.cnet-*` beside the file; the next plan removes it
+    (kept or removed container, registry directory), and leaves the operator's own files alone."""
+    etc, registry = tmp_path / 'etc', tmp_path / 'registry'
+    for d in (etc / 'labweb', etc / 'gone', registry):
+        d.mkdir(parents=True)
+        (d / '.cnet-abc123').write_text('half')
+        (d / 'operator-notes').write_text('mine')
+    old = state_with_link()
+    old['containers']['gone'] = dict(old['containers']['labdb'])
+    result = files.plan(old, state_with_link(), str(etc), str(registry))
+    stale = sorted(str(d / '.cnet-abc123') for d in (etc / 'labweb', etc / 'gone', registry))
+    assert sorted(p for p in result.removes if '.cnet-' in p) == stale
+    assert not any('operator-notes' in p for p in result.removes)
+    result.apply()
+    assert sorted(os.listdir(str(registry))) == ['operator-notes']
+    assert sorted(os.listdir(str(etc / 'gone'))) == ['operator-notes']  # the directory stays: not empty
