@@ -289,7 +289,8 @@ def _converge(args):
         drift = result['drift']
         text = 'in sync with the registry\n' if drift['in_sync'] else ''.join(
             '%s: %s\n' % (what, item) for what in ('kernel', 'files') for item in drift[what]) + ''.join(
-            'firewall: table %s differs\n' % t for t in drift['firewall_tables'])
+            'firewall: table %s differs\n' % t for t in drift['firewall_tables']) + (
+            'registry: a run did not finish (restore completes it)\n' if drift['unfinished_run'] else '')
         _say(args, drift, text)
         return 0 if drift['in_sync'] else 1
     _say(args, {'changed': result.get('changed', False)},

@@ -26,7 +26,7 @@ from ansible_collections.seed.container_net.plugins.module_utils._ipam import HA
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
     HAS_PYROUTE2, PYROUTE2_IMPORT_ERROR, Netlink, NetlinkError, host_addresses, listening_ports, read_sysctl)
 from ansible_collections.seed.container_net.plugins.module_utils._registry import (
-    DEFAULT_REGISTRY_DIR, Registry)
+    DEFAULT_REGISTRY_DIR, Registry, with_journal)
 
 COMMON_ARGS = dict(
     registry_dir=dict(type='path', default=DEFAULT_REGISTRY_DIR),
@@ -110,8 +110,9 @@ class Manager:
         except ParamError as e:
             self.module.fail_json(msg=str(e))
         except KernelError as e:
-            self.module.fail_json(msg='%s; the steps before it were applied, the registry was not changed: '
-                                  'correct the cause and run again' % e)
+            self.module.fail_json(msg='%s; the steps before it were applied and the registry records the run as '
+                                  'unfinished: correct the cause and run again (the next run, or container-net '
+                                  'restore, completes it or removes what is no longer wanted)' % e)
         except (firewall.FirewallError, OSError, IOError) as e:
             self.module.fail_json(msg='%s: %s' % (type(e).__name__, e), exception=traceback.format_exc())
         self.module.exit_json(**result)
@@ -121,8 +122,11 @@ class Manager:
         with registry, Netlink() as netlink:
             self.netlink = netlink
             self.firewall = firewall.Firewall(self.module.run_command, self.module.get_bin_path)
-            old = registry.loaded
-            new = copy.deepcopy(old)
+            recorded = registry.loaded
+            # `old` is what may be on the host: after an unfinished run also what it was removing
+            old = with_journal(registry.journal, recorded)
+            new = copy.deepcopy(recorded)
+            new['firewall'] = copy.deepcopy(old['firewall'])  # tables either side may have created
             self.update(new)  # validates everything before anything is touched
 
             steps = self.kernel_plan(old, new) + bridges.sysctl_steps(old, new, self.module.run_command, Step)
@@ -135,7 +139,8 @@ class Manager:
             file_plan = files.plan(old, new, self.params['netns_etc_dir'], registry.path)
             self._track_tables(new, payloads)
 
-            changed = bool(steps or payloads or set_payload or unused_sets or file_plan.changes or new != old)
+            changed = bool(steps or payloads or set_payload or unused_sets or file_plan.changes or new != old
+                           or registry.journal is not None)
             firewall_changed = bool(payloads or set_payload or unused_sets)
 
             def rule_diff():  # sorting 10,000 link set members is only worth it when shown
@@ -146,9 +151,11 @@ class Manager:
                     'firewall_tables': sorted(payloads) + (['ipset'] if set_payload or unused_sets else []),
                     'firewall': dict(zip(('actual', 'expected'), rule_diff())) if firewall_changed else {},
                     'files': file_plan.changes,
+                    'unfinished_run': registry.journal is not None,
                     'in_sync': not changed,
                 }, **self.facts(new))
             if changed and not self.check_mode:
+                registry.begin(new, old)
                 for step in steps:
                     step.apply()
                 file_plan.apply()

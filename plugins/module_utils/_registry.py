@@ -25,7 +25,7 @@ STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
 # Every temporary file we write starts so: one left by a killed run is ours to remove.
 TMP_PREFIX = '.cnet-'
-EMPTY_STATE = {'version': 1, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
+EMPTY_STATE = {'version': 2, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
                'firewall': {'created_tables': []}}
 
 
@@ -45,6 +45,7 @@ class Registry:
         self.create = create
         self._lock_fd = None
         self.loaded = None
+        self.journal = None
 
     @property
     def state_path(self):
@@ -52,7 +53,12 @@ class Registry:
 
     def __enter__(self):
         self._lock_fd = self._lock()
-        self.loaded = self.read()
+        state = self.read()
+        # A journal is left by a run that began applying and did not finish: the host holds
+        # objects of the state before it (`before`) and of the one it aimed at (the document).
+        journal = state.pop('journal', None)
+        self.journal = journal['before'] if journal else None
+        self.loaded = state
         return self
 
     def _lock(self):
@@ -117,24 +123,62 @@ class Registry:
             return empty_state()
         return parse(text, self.state_path)
 
+    def begin(self, state, before):
+        """Record, durably and before the host is touched, the state a run aims at together with
+        everything that may be on the host while it applies (`before`): killed or failed half-way,
+        the run leaves a registry that still names every object, and the next run (or restore)
+        finishes it or removes what is no longer wanted. Nothing is written when there is nothing
+        that a crash could orphan."""
+        if state == before and self.journal is None:
+            return
+        self._store(dict(state, journal={'before': before}))
+        self.journal, self.loaded = before, copy.deepcopy(state)
+
     def write(self, state):
-        """Replace the document atomically; an empty registry removes its file (and, on leaving
-        the lock, the lock and the directory)."""
-        if state == self.loaded:
+        """Replace the document atomically (closing a journal); an empty registry removes its file
+        (and, on leaving the lock, the lock and the directory)."""
+        if state == self.loaded and self.journal is None:
             return False
         if is_empty(state):
             _unlink(self.state_path)
         else:
-            os.makedirs(self.path, mode=0o700, exist_ok=True)
-            write_file_atomic(self.state_path, json.dumps(state, indent=1, sort_keys=True) + '\n', 0o600)
-        self.loaded = copy.deepcopy(state)
+            self._store(state)
+        self.journal, self.loaded = None, copy.deepcopy(state)
         return True
+
+    def _store(self, document):
+        os.makedirs(self.path, mode=0o700, exist_ok=True)
+        write_file_atomic(self.state_path, json.dumps(document, indent=1, sort_keys=True) + '\n', 0o600)
 
 
 # Each step takes a document of the version it is keyed by to the next one; a registry written by
 # an older collection is read through them, one written by a newer one is refused.
-MIGRATIONS = {}
+MIGRATIONS = {
+    # 2 adds the optional `journal` of an unfinished run; a format-1 document has none. Format 1
+    # readers would ignore a journal and orphan what it names, so they must refuse a 2.
+    1: lambda state: dict(state, version=2),
+}
 VERSION = EMPTY_STATE['version']
+
+
+def with_journal(before, state):
+    """What may be on the host after an unfinished run: every object of `state` (the target) and of
+    `before`; a container in both keeps the target's record plus the networks (veths) only
+    `before` had, so that the planner deletes them. Planning uses this as the `old` side only."""
+    if before is None:
+        return state
+    merged = copy.deepcopy(state)
+    for kind in ('bridges', 'containers', 'links', 'ports'):
+        for key, record in before.get(kind, {}).items():
+            if key not in merged[kind]:
+                merged[kind][key] = copy.deepcopy(record)
+            elif kind == 'containers':
+                veths = set(n['veth'] for n in merged[kind][key].get('networks', []))
+                merged[kind][key]['networks'] = merged[kind][key].get('networks', []) + [
+                    copy.deepcopy(n) for n in record.get('networks', []) if n['veth'] not in veths]
+    tables = set(merged['firewall']['created_tables']) | set(before.get('firewall', {}).get('created_tables', []))
+    merged['firewall']['created_tables'] = sorted(tables)
+    return merged
 
 
 def parse(text, path):
@@ -157,6 +201,14 @@ def parse(text, path):
         state.setdefault(key, copy.deepcopy(value))
         if not isinstance(state[key], type(value)):
             refuse('has a malformed %s' % key)
+    journal = state.get('journal')
+    if journal is not None and not (isinstance(journal, dict) and isinstance(journal.get('before'), dict)):
+        refuse('has a malformed journal')
+    if journal is not None:
+        for key, value in EMPTY_STATE.items():
+            journal['before'].setdefault(key, copy.deepcopy(value))
+            if not isinstance(journal['before'][key], type(value)):
+                refuse('has a malformed journal (%s)' % key)
     return state
 
 

@@ -75,12 +75,19 @@ drift:
       type: dict
       returned: always
     files: {description: Container files that would be written or removed., type: list, elements: str, returned: always}
+    unfinished_run:
+      description:
+        - A run began applying and did not finish (killed, or a step failed); the registry names every object it may
+          have left, and the next run or C(container-net restore) completes it.
+      type: bool
+      returned: always
   sample:
     in_sync: false
     kernel: ["create netns web", "set lo up in web", "create veth vc0123456789a <-> web:eth0 on cnet0, 172.30.0.3/24"]
     firewall_tables: []
     firewall: {}
     files: []
+    unfinished_run: false
 '''
 
 from ansible.module_utils.basic import AnsibleModule

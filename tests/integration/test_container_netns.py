@@ -212,3 +212,9 @@ def test_a_kernel_refusal_names_the_step_without_a_traceback(lab):
     assert result.get('failed'), result
     assert 'create veth' in result['msg'] and name in result['msg'] and 'the kernel refused' in result['msg'], result
     assert 'Traceback' not in result['msg'] and 'exception' not in result, result
+    # the registry says the run did not finish; with the cause gone, the next run completes it
+    assert 'unfinished' in result['msg'] and lab.ok('container_net_info')['drift']['unfinished_run'] is True
+    lab.in_ns(name, 'ip link del eth0')
+    assert lab.ok('container_netns', name=name, bridge=br)['changed']
+    info = lab.ok('container_net_info')
+    assert info['drift']['unfinished_run'] is False and info['drift']['in_sync'] is True

@@ -43,8 +43,10 @@ def made(lab, containers):
 def owned_view(lab):
     """What a converge leaves, normalized where the kernel picks by itself (indexes, host veth MACs, counters)."""
     snap = lab.snapshot()
-    with open(os.path.join(lab.registry, 'state.json')) as f:
-        state = json.load(f)
+    state = {'containers': {}}
+    if os.path.exists(os.path.join(lab.registry, 'state.json')):
+        with open(os.path.join(lab.registry, 'state.json')) as f:
+            state = json.load(f)
     view = {'registry': state, 'netns': snap['netns'], 'files': snap['files'], 'ipsets': snap['ipsets'],
             'iptables': re.sub(r'\[\d+:\d+\]', '[c]', snap['iptables']),
             'host links': sorted(line.split(': ')[1].split('@')[0] for line in lab.sh('ip -o link show').stdout.splitlines())}
@@ -85,6 +87,28 @@ def test_kill_9_at_random_points_of_converges_then_one_run_equals_a_clean_conver
     assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed'] is False
     lab.echo(lab.name('w3'), 'w3\n', tcp=[80])
     assert tcp_request(lab, lab.ns, '127.0.0.1', 18103) == 'w3\n'
+
+
+def test_kill_9_then_a_smaller_declaration_leaves_nothing_of_the_killed_run(lab):
+    """The journal: a run killed after it made some containers, then a run that no longer wants
+    them (prune) must find and remove them, though the killed run never recorded them as made."""
+    bridges, containers = declaration(lab)
+    before = owned_view(lab)
+    lab.ok('container_net_topology', bridges=bridges, containers=containers[:1])
+    only_db = owned_view(lab)
+    rng = random.Random(4321)
+    for trial in range(6):
+        proc, args_file = start_module(lab, 'container_net_topology', bridges=bridges, containers=containers)
+        k = rng.randint(2, len(containers))  # the db exists already: at least one more made
+        wait_for(lambda: proc.poll() is not None or len(made(lab, containers)) >= k, timeout=60,
+                 what='%d namespaces or the end of the run' % k)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+        os.unlink(args_file)
+        lab.ok('container_net_topology', bridges=bridges, containers=containers[:1], prune=True)
+        assert owned_view(lab) == only_db, 'trial %d (killed at %d namespaces) left objects behind' % (trial, k)
+    lab.ok('container_net_topology', state='absent', bridges=bridges, containers=containers[:1])
+    assert owned_view(lab) == before
 
 
 def test_half_written_files_a_kill_left_are_removed_then_a_run_writes_nothing(lab):

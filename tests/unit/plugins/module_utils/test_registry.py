@@ -230,3 +230,52 @@ def test_readers_never_see_a_partial_state(tmp_path):
         reads += 1
     w.outcome()
     assert os.listdir(str(tmp_path)) == [reg.STATE_FILE]
+
+
+def test_a_format_1_registry_is_read_through_its_migration():
+    state = reg.parse(json.dumps({'version': 1, 'bridges': {'br0': {'subnet': '10.0.0.0/24'}}}), 'p')
+    assert state['version'] == reg.VERSION == 2 and state['bridges'] == {'br0': {'subnet': '10.0.0.0/24'}}
+    assert 'journal' not in state
+
+
+@pytest.mark.parametrize('journal', [[], {'before': []}, {'before': {'containers': []}}, {'other': {}}])
+def test_a_malformed_journal_is_refused_naming_it(journal):
+    with pytest.raises(reg.RegistryError, match='malformed journal'):
+        reg.parse(json.dumps({'version': 2, 'journal': journal}), '/var/lib/x/state.json')
+
+
+def container(*veths):
+    return {'networks': [{'veth': v, 'ifname': 'eth%d' % i, 'bridge': 'br%d' % i} for i, v in enumerate(veths)]}
+
+
+def test_with_journal_names_every_object_either_side_had():
+    before = dict(empty_state(), bridges={'old': {}, 'both': {'mtu': 1}},
+                  containers={'gone': container('v1'), 'moved': container('vA')})
+    before['firewall'] = {'created_tables': ['ip filter']}
+    target = dict(empty_state(), bridges={'both': {'mtu': 2}, 'new': {}},
+                  containers={'moved': container('vB'), 'made': container('v9')})
+    merged = reg.with_journal(before, target)
+    assert sorted(merged['bridges']) == ['both', 'new', 'old'] and merged['bridges']['both'] == {'mtu': 2}
+    assert sorted(merged['containers']) == ['gone', 'made', 'moved']
+    # the target's network first (it is what stays), the one only `before` had after it, to be deleted
+    assert [n['veth'] for n in merged['containers']['moved']['networks']] == ['vB', 'vA']
+    assert merged['firewall']['created_tables'] == ['ip filter']
+    assert target['containers']['moved'] == container('vB')  # inputs untouched
+    assert reg.with_journal(None, target) is target
+
+
+def test_begin_leaves_a_journal_that_the_next_run_reads_and_write_closes(path):
+    record(path, br0={'subnet': '10.0.0.0/24'})
+    with Registry(path) as r:
+        before = r.loaded
+        target = dict(copy.deepcopy(before), bridges={'br1': {}})
+        r.begin(target, before)
+        # killed here: the document on disk is the target with the journal of what it replaces
+    with Registry(path) as r:
+        assert r.loaded == target and r.journal == before
+        assert r.write(target)  # the same state, but closing the journal is a write
+    with Registry(path) as r:
+        assert r.journal is None and r.loaded == target
+        assert 'journal' not in json.load(open(os.path.join(path, reg.STATE_FILE)))
+        r.begin(target, target)  # nothing a crash could orphan: nothing written
+        assert r.journal is None and not r.write(target)
