@@ -24,6 +24,7 @@ from ansible_collections.seed.container_net.plugins.module_utils._netlink import
 
 # \Z, not $: '$' also matches before a trailing newline, which would end up in the rendered files.
 MAC_RE = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
+ZERO_MAC = '00:00:00:00:00:00'
 HOSTNAME_RE = re.compile(r'[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\Z')
 ENV_KEY_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 # One word of a space-separated resolv.conf line: no whitespace (newlines included), no NUL.
@@ -102,7 +103,7 @@ def desired_networks(name, requested, state, previous):
         else:
             ip = ipam.allocate(bridge, spec, taken)
         mac = (req.get('mac') or '').lower() or ipam.mac_for(ip)
-        if not MAC_RE.match(mac) or int(mac[:2], 16) & 1:
+        if not MAC_RE.match(mac) or int(mac[:2], 16) & 1 or mac == ZERO_MAC:  # as the kernel: no group, no zero
             raise ParamError("%s.mac '%s' is not a unicast MAC address" % (field, req.get('mac')))
         out.append({'bridge': bridge, 'ip': ip, 'mac': mac, 'veth': veth_name(name, bridge),
                     'ifname': kept[bridge]['ifname'] if bridge in kept else None})
@@ -139,6 +140,9 @@ def check_words(values, field):
 def record(params, state):
     """The registry record of the container the params describe (validated, addresses leased)."""
     name = links.check_name(params['name'], 'name')
+    if len(name) > links.tag_room('port'):  # also a file name under /run/netns and /etc/netns
+        raise ParamError("name '%s...' is %d characters long; at most %d fit the tag of its rules (cnet:port:NAME)"
+                         % (name[:24], len(name), links.tag_room('port')))
     previous = state['containers'].get(name)
     requested = params.get('networks') or ([{'bridge': params['bridge']}] if params.get('bridge') else [])
     if not requested:

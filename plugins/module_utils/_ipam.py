@@ -62,6 +62,10 @@ def bridge_addressing(subnet, gateway=None, ip_range=None):
         rng = network_loose(ip_range, 'ip_range')
         if rng.first < net.first or rng.last > net.last:
             raise ParamError("ip_range '%s' is not inside subnet %s" % (ip_range, net.cidr))
+        first, last = max(lo, rng.first), min(hi, rng.last)  # what candidates() would hand out
+        if last - first + 1 - (1 if first <= int(gw) <= last else 0) < 1:
+            raise ParamError("ip_range '%s' holds no address a container could get (not the network or broadcast "
+                             "address of subnet %s, nor gateway %s)" % (ip_range, net.cidr, gw))
         out['ip_range'] = str(rng.cidr)
     return out
 

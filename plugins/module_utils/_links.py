@@ -18,6 +18,9 @@ from ansible_collections.seed.container_net.plugins.module_utils._ipam import Pa
 # Docker's container name rule, also applied to link aliases (\Z: '$' would let a trailing newline in).
 NAME_RE = re.compile(r'[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z')
 HIDDEN_SOURCE_ENV = ('HOME', 'PATH')
+# Every owned rule is tagged `cnet:KIND:NAME` in its comment, of which iptables keeps 255 bytes: a longer
+# tag comes back cut short, so the rule never matches its rendering again (and two names could share one).
+COMMENT_MAX = 255
 
 
 def check_name(value, field):
@@ -25,6 +28,11 @@ def check_name(value, field):
         raise ParamError("%s %r is not a valid name: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed"
                          % (field, value))
     return value
+
+
+def tag_room(kind):
+    """How long the NAME of a rule tag `cnet:KIND:NAME` may be."""
+    return COMMENT_MAX - len('cnet:%s:' % kind)
 
 
 def link_key(receiver, alias):
@@ -129,6 +137,9 @@ def record(state, receiver, source, alias, field_prefix=''):
         raise ParamError("%ssource '%s' is the receiver itself: a container cannot link to itself" % (f, source))
     if shared_network(state['containers'][receiver], state['containers'][source]) is None:
         raise ParamError("%ssource '%s' shares no network with receiver '%s'" % (f, source, receiver))
+    if len(link_key(receiver, alias)) > tag_room('link'):
+        raise ParamError("%salias '%s' makes the link %d characters long as RECEIVER/ALIAS; at most %d fit the tag "
+                         "of its rules (cnet:link:RECEIVER/ALIAS)" % (f, alias, len(link_key(receiver, alias)), tag_room('link')))
     return {'receiver': receiver, 'source': source, 'alias': alias}
 
 

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 import traceback
 
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
@@ -117,7 +118,20 @@ class Manager:
             self.module.fail_json(msg='%s: %s' % (type(e).__name__, e), exception=traceback.format_exc())
         self.module.exit_json(**result)
 
+    def _check_paths(self):
+        """Both directories are the host's, not the module's working directory (a relative registry
+        there would be a fresh, empty one whose rules replace the real registry's)."""
+        for field in sorted(COMMON_ARGS):
+            path = self.params.get(field)
+            if path is None:
+                continue
+            if not os.path.isabs(path):
+                raise ParamError("%s '%s' is not an absolute path" % (field, path))
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise ParamError("%s '%s' exists and is not a directory" % (field, path))
+
     def _run(self):
+        self._check_paths()
         registry = Registry(self.params['registry_dir'], create=not (self.check_mode or self.read_only))
         with registry, Netlink() as netlink:
             self.netlink = netlink

@@ -100,9 +100,13 @@ def parse_publish(entry, field):
         if entry.get('container_port') in (None, ''):
             raise ParamError("%s.container_port is required" % field)
         host_ip = entry.get('host_ip') or ''
+        if not isinstance(host_ip, str):  # netaddr would read an integer as an address
+            raise ParamError("%s.host_ip %r is not an IPv4 address" % (field, host_ip))
         host = '' if entry.get('host_port') in (None, '') else str(entry['host_port'])
         container = str(entry['container_port'])
         proto = entry.get('protocol')
+    elif not isinstance(entry, (str, int)) or isinstance(entry, bool):
+        raise ParamError("%s %r is neither a -p string nor a dict" % (field, entry))
     else:
         text = _one_line(entry, field)
         if '[' in text:

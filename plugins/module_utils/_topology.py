@@ -46,7 +46,12 @@ class Problems:
 def parse_link(entry):
     """`SOURCE[:ALIAS]` (Docker's --link) or {source, alias}."""
     if isinstance(entry, dict):
+        unknown = set(entry) - set(('source', 'alias'))
+        if unknown:  # a misspelt alias would otherwise fall back to the source's name
+            raise ParamError("unknown keys %s (a link has source and alias)" % ', '.join(sorted(unknown)))
         return entry.get('source'), entry.get('alias') or entry.get('source')
+    if isinstance(entry, (list, tuple)):
+        raise ParamError("%r is neither SOURCE[:ALIAS] nor a dict with source and alias" % (entry,))
     source, dummy, alias = str(entry).partition(':')
     return source, alias or source
 
@@ -95,8 +100,16 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads):
         where = _where('containers', i, c)
         if c.get('name') not in state['containers']:
             continue
+        aliases = {}
         for j, entry in enumerate(c.get('links') or []):
-            source, alias = parse_link(entry)
+            parsed = problems.attempt('%s links[%d]' % (where, j), parse_link, entry)
+            if parsed is None:
+                continue
+            source, alias = parsed
+            if alias in aliases:  # one receiver's alias names one link (the later would replace the earlier)
+                problems.add('%s links[%d]' % (where, j), "alias '%s' is also the alias of links[%d]" % (alias, aliases[alias]))
+                continue
+            aliases[alias] = j
             if source not in container_names:
                 problems.add('%s links[%d]' % (where, j), "source '%s' is not a declared container" % source)
                 continue
