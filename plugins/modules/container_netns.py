@@ -31,7 +31,9 @@ extends_documentation_fragment:
   - seed.container_net.common.attributes
 options:
   name:
-    description: Container name, also the name of its network namespace (Docker's rule C([a-zA-Z0-9][a-zA-Z0-9_.-]*)).
+    description:
+      - Container name, also the name of its network namespace (Docker's rule C([a-zA-Z0-9][a-zA-Z0-9_.-]*)).
+      - At most 245 characters, so that the tag of its rules (C(cnet:port:NAME)) fits iptables' 255-byte comment.
     type: str
     required: true
   state:
