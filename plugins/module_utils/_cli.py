@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _firewalld_watch as firewalld_watch
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
@@ -231,6 +232,9 @@ def parser():
     i = sub.add_parser('inspect', help="one container, in Docker's JSON shape (env values hidden)")
     i.add_argument('name', nargs='+')
     i.add_argument('--json', action='store_true', help='(always JSON, as docker inspect)')
+    sub.add_parser('firewalld-reload', help="stay running and restore after every firewalld reload (firewall-cmd --reload "
+                                            "goes through D-Bus, not systemd), start and stop, as seen on the system bus; "
+                                            "run by container-net-firewalld.service")
     return p
 
 
@@ -243,6 +247,9 @@ def main(argv=None):
     try:
         if args.command in ('restore', 'check'):
             return _converge(args)
+        if args.command == 'firewalld-reload':  # the restore command itself, after each firewalld event
+            restore = argparse.Namespace(registry_dir=args.registry_dir, etc_dir=args.etc_dir, command='restore', json=False)
+            return firewalld_watch.watch(lambda: _converge(restore), Registry(args.registry_dir).state_path)
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)
