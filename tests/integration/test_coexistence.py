@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from labhost import sh, tcp_request, wait_for
+from labhost import iptables_save, sh, tcp_request, wait_for
 
 LAN_LAB, LAN_PEER = '10.77.0.1', '10.77.0.2'
 SUBNET, ROUTED_SUBNET = '10.78.0.0/24', '10.79.0.0/24'
@@ -356,8 +356,8 @@ def others_rules(lab):
     for byte but for packet counters; a table holding nothing else but built-in chains at ACCEPT is
     one the collection made (it deletes it again when empty) and is left out."""
     tables, table = {}, None
-    for line in lab.sh('iptables-save').stdout.splitlines():
-        if line.startswith('#') or line == 'COMMIT':
+    for line in iptables_save(lab).splitlines():
+        if line == 'COMMIT':
             continue
         if line.startswith('*'):
             table = tables.setdefault(line[1:], [])
@@ -374,7 +374,7 @@ def others_rules(lab):
 
 
 def owned_lines(lab):
-    return [line for line in lab.sh('iptables-save').stdout.splitlines() if 'CNET-' in line or '"cnet:' in line]
+    return [line for line in iptables_save(lab).splitlines() if 'CNET-' in line or '"cnet:' in line]
 
 
 def firewalld_tables(lab):
