@@ -26,6 +26,7 @@ from ansible_collections.seed.container_net.plugins.module_utils import _links a
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import netns_exists, netns_path
 from ansible_collections.seed.container_net.plugins.module_utils._registry import DEFAULT_REGISTRY_DIR, Registry
 
 SBIN = ('/usr/local/sbin', '/usr/sbin', '/sbin')
@@ -120,7 +121,7 @@ def ps_rows(state):
                     'Ports': ', '.join('%s:%s->%s' % (m['host_ip'], ports.join_range(m['host_port'], m['host_end']),
                                                       '%s/%s' % (ports.join_range(m['port'], m['end']), m['proto']))
                                        for m in state['ports'].get(name, {}).get('mappings', [])),
-                    'Status': 'up' if os.path.exists(os.path.join('/run/netns', name)) else 'missing (restore)'})
+                    'Status': 'up' if netns_exists(name) else 'missing (restore)'})
     return out
 
 
@@ -184,7 +185,7 @@ def inspect(state, name, etc_dir):
                        'Dns': c.get('dns') or [], 'DnsSearch': c.get('dns_search') or [],
                        'DnsOptions': c.get('dns_options') or [],
                        'ExtraHosts': ['%s:%s' % (h['host'], h['ip']) for h in c.get('extra_hosts') or []] or None},
-        'NetworkSettings': {'SandboxKey': os.path.join('/run/netns', name), 'Ports': port_bindings(state, name),
+        'NetworkSettings': {'SandboxKey': netns_path(name), 'Ports': port_bindings(state, name),
                             'Networks': nets},
         'HostsPath': os.path.join(etc_dir, name, 'hosts'),
         'ResolvConfPath': os.path.join(etc_dir, name, 'resolv.conf'),

@@ -192,7 +192,7 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
             out.append(step('delete veth %s (%s on %s)' % (net['veth'], net['ifname'], net['bridge']),
                             lambda i=idx: netlink.delete_link(i)))
     if new is None:
-        if exists:
+        if exists or os.path.lexists(netns_path(name)):  # bound, or the placeholder of a killed creation
             out.append(step('delete netns %s' % name, lambda: netlink.delete_netns(name)))
         return out
     if not exists:

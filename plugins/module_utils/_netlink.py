@@ -37,7 +37,22 @@ def netns_path(name):
 
 
 def netns_exists(name):
-    return os.path.exists(netns_path(name))
+    """Whether a namespace is bound at /run/netns/NAME. The name alone is not enough: creation makes
+    the file first and bind-mounts the namespace on it after, so a run killed in between leaves a
+    plain file that no one can enter (setns: EINVAL). A bound one lives on nsfs, another device."""
+    try:
+        return os.stat(netns_path(name)).st_dev != os.stat(NETNS_RUN_DIR).st_dev
+    except OSError:
+        return False
+
+
+def _unlink_placeholder(name):
+    """Remove the unbound file a killed creation left (see netns_exists); nothing when there is none."""
+    try:
+        os.unlink(netns_path(name))
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
 
 
 def sysctl_path(key):
@@ -299,6 +314,7 @@ class Netlink:
     @staticmethod
     def create_netns(name):
         """Create a named namespace in-process (as `ip netns add`), then return to ours."""
+        _unlink_placeholder(name)  # creation refuses an existing file (O_EXCL)
         pr_netns.pushns()
         try:
             pr_netns._create(name)  # pylint: disable=protected-access
@@ -310,6 +326,8 @@ class Netlink:
         self.forget(name)
         if netns_exists(name):
             pr_netns.remove(name)
+        else:
+            _unlink_placeholder(name)
 
 
 def _ipv6_enabled(msg):

@@ -132,6 +132,28 @@ def test_half_written_files_a_kill_left_are_removed_then_a_run_writes_nothing(la
     assert not os.path.exists(os.path.dirname(stale[1])) and not os.path.exists(lab.registry)
 
 
+def test_a_namespace_file_a_kill_left_unbound_is_replaced_then_removed(lab):
+    """Creating a namespace makes /run/netns/NAME first and bind-mounts the namespace on it after:
+    a kill in between leaves a plain file nobody can enter (setns: EINVAL). The random kills hit
+    that window now and then; here it is made certain, for a converge and for a removal."""
+    bridges, containers = declaration(lab, count=1)
+    lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    expected = owned_view(lab)
+    lab.ok('container_net_topology', state='absent', bridges=bridges, containers=containers)
+    placeholder = '/run/netns/%s' % lab.name('w0')
+    open(placeholder, 'w').close()
+    assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed']
+    assert owned_view(lab) == expected
+    assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed'] is False
+    lab.echo(lab.name('w0'), 'w0\n', tcp=[80])
+    assert tcp_request(lab, lab.ns, '127.0.0.1', 18100) == 'w0\n'
+    # a container still registered whose namespace is only a placeholder: removal takes the file too
+    lab.sh('ip netns delete %s && touch %s' % (lab.name('w0'), placeholder))
+    assert lab.ok('container_net_info')['drift']['in_sync'] is False
+    lab.ok('container_net_topology', state='absent', bridges=bridges, containers=containers)
+    assert not os.path.lexists(placeholder)
+
+
 def test_four_concurrent_plays_on_one_host_never_share_an_address(lab):
     br = lab.name('br')
     bridges = [{'name': br, 'subnet': '10.98.0.0/24', 'icc': False}]
