@@ -20,7 +20,7 @@ from ansible_collections.seed.container_net.plugins.module_utils._netlink import
 IFNAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
 IFNAME_RULE = "at most %d bytes of ASCII letters, digits, '_', '.' and '-', starting with a letter or digit" % IFNAMSIZ
 DEFAULTS = dict(gateway=None, ip_range=None, mtu=1500, icc=True, ip_masquerade=True, internal=False,
-                host_binding_ipv4='0.0.0.0')
+                host_binding_ipv4='0.0.0.0', dns=False)
 
 
 def argument_spec():
@@ -34,6 +34,7 @@ def argument_spec():
         ip_masquerade=dict(type='bool', default=True),
         internal=dict(type='bool', default=False),
         host_binding_ipv4=dict(type='str', default='0.0.0.0'),
+        dns=dict(type='bool', default=False),
     )
 
 
@@ -69,6 +70,8 @@ def record(name, params, state, existing_link):
                          % (name, ', '.join(users)))
     bridge.update(mtu=p['mtu'], icc=bool(p['icc']), ip_masquerade=bool(p['ip_masquerade']),
                   internal=bool(p['internal']), host_binding_ipv4=p['host_binding_ipv4'])
+    if p['dns']:  # kept only where set: records of bridges without names stay as they were
+        bridge['dns'] = True
     return bridge
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _dns_server as dns_server
 from ansible_collections.seed.container_net.plugins.module_utils import _firewalld_watch as firewalld_watch
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
@@ -236,6 +237,11 @@ def parser():
     sub.add_parser('firewalld-reload', help="stay running and restore after every firewalld reload (firewall-cmd --reload "
                                             "goes through D-Bus, not systemd), start and stop, as seen on the system bus; "
                                             "run by container-net-firewalld.service")
+    d = sub.add_parser('dns', help="stay running as the host's resolver for bridges with dns: true (names and "
+                                   "aliases of the networks a container is on, the rest forwarded upstream); it "
+                                   "follows the registry by itself")
+    d.add_argument('--port', type=int, default=53, help='port on each gateway (default %(default)s)')
+    d.add_argument('--resolv-conf', default='/etc/resolv.conf', help="the host's upstream servers (default %(default)s)")
     return p
 
 
@@ -251,6 +257,8 @@ def main(argv=None):
         if args.command == 'firewalld-reload':  # the restore command itself, after each firewalld event
             restore = argparse.Namespace(registry_dir=args.registry_dir, etc_dir=args.etc_dir, command='restore', json=False)
             return firewalld_watch.watch(lambda: _converge(restore), Registry(args.registry_dir).state_path)
+        if args.command == 'dns':
+            return dns_server.serve(args.registry_dir, args.port, args.resolv_conf)
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)

@@ -56,9 +56,14 @@ def render_hosts(state, name, resolved=None):
     return ''.join(lines)
 
 
-def render_resolv_conf(container, host_resolv):
-    """Explicit dns settings win; otherwise the host's file without loopback resolvers,
-    which a container namespace cannot reach (Docker filters them the same way)."""
+def render_resolv_conf(container, host_resolv, bridges=None):
+    """On a DNS network, the host's resolver on that network's gateway (it forwards to the
+    container's `dns` servers or the host's); otherwise explicit dns settings win, else the host's
+    file without loopback resolvers, which a container namespace cannot reach (Docker filters
+    them the same way)."""
+    named = [n for n in container.get('networks') or [] if (bridges or {}).get(n['bridge'], {}).get('dns')]
+    if named:
+        return _resolv_conf_for_names(container, host_resolv, bridges[named[0]['bridge']]['gateway'])
     if container.get('dns') or container.get('dns_search') or container.get('dns_options'):
         out = ['nameserver %s\n' % ns for ns in container.get('dns') or []]
         if container.get('dns_search'):
@@ -73,6 +78,22 @@ def render_resolv_conf(container, host_resolv):
                 words[1].startswith('127.') or words[1] == '::1'):
             continue
         out.append(line + '\n')
+    return ''.join(out)
+
+
+def _resolv_conf_for_names(container, host_resolv, gateway):
+    """Docker's file for user-defined networks, with the gateway where Docker has 127.0.0.11: one
+    name server (the resolver answers for every network the container is on), the search domains
+    (its own, else the host's) and `ndots:0` unless its options set ndots."""
+    search = container.get('dns_search') or [w for line in host_resolv.splitlines()
+                                              for w in (line.split()[1:] if line.split()[:1] == ['search'] else [])]
+    options = list(container.get('dns_options') or [])
+    if not any(o.startswith('ndots:') for o in options):
+        options.append('ndots:0')
+    out = ['nameserver %s\n' % gateway]
+    if search:
+        out.append('search %s\n' % ' '.join(search))
+    out.append('options %s\n' % ' '.join(options))
     return ''.join(out)
 
 
@@ -100,7 +121,7 @@ def render(state, name, host_resolv, resolved=None):
     resolved = resolved_links(state) if resolved is None else resolved
     return {
         'hosts': render_hosts(state, name, resolved),
-        'resolv.conf': render_resolv_conf(state['containers'][name], host_resolv),
+        'resolv.conf': render_resolv_conf(state['containers'][name], host_resolv, state['bridges']),
         'environment': render_environment(state, name, resolved),
     }
 

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 
+from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
@@ -38,6 +39,7 @@ def argument_spec():
             bridge=dict(type='str', required=True),
             ip=dict(type='str'),
             mac=dict(type='str'),
+            aliases=dict(type='list', elements='str', default=[]),
         )),
         bridge=dict(type='str'),
         hostname=dict(type='str'),
@@ -105,8 +107,15 @@ def desired_networks(name, requested, state, previous):
         mac = (req.get('mac') or '').lower() or ipam.mac_for(ip)
         if not MAC_RE.match(mac) or int(mac[:2], 16) & 1 or mac == ZERO_MAC:  # as the kernel: no group, no zero
             raise ParamError("%s.mac '%s' is not a unicast MAC address" % (field, req.get('mac')))
-        out.append({'bridge': bridge, 'ip': ip, 'mac': mac, 'veth': veth_name(name, bridge),
-                    'ifname': kept[bridge]['ifname'] if bridge in kept else None})
+        net = {'bridge': bridge, 'ip': ip, 'mac': mac, 'veth': veth_name(name, bridge),
+               'ifname': kept[bridge]['ifname'] if bridge in kept else None}
+        aliases = [dns.check_dns_name(a, '%s.aliases[%d]' % (field, k)) for k, a in enumerate(req.get('aliases') or [])]
+        if aliases and not spec.get('dns'):
+            raise ParamError("%s.aliases: bridge '%s' has no names (dns: false); network aliases need a bridge "
+                             "with dns: true" % (field, bridge))
+        if aliases:  # kept only where set, as a bridge's dns
+            net['aliases'] = aliases
+        out.append(net)
     used = set(n['ifname'] for n in out if n['ifname'])
     for net in out:  # a new network takes the lowest free ethN; the others keep theirs
         if net['ifname'] is None:

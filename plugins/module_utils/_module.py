@@ -19,6 +19,7 @@ import traceback
 
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
@@ -193,6 +194,8 @@ class Manager:
                      'before': '', 'after': ''.join('%s\n' % s for s in steps)},
                     {'before_header': 'files', 'after_header': 'files (planned)',
                      'before': '', 'after': ''.join('%s\n' % c for c in file_plan.changes)},
+                    {'before_header': 'names (DNS networks)', 'after_header': 'names (DNS networks)',
+                     'before': dns.render_names(old), 'after': dns.render_names(new)},
                 ]
             return result
 

@@ -18,8 +18,6 @@ from ansible_collections.seed.container_net.plugins.module_utils import _links a
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 
-BRIDGE_KEYS = ('subnet', 'gateway', 'ip_range', 'mtu', 'icc', 'ip_masquerade', 'internal', 'host_binding_ipv4')
-
 
 class Problems:
     """Collects ParamErrors with the place in the declaration they belong to."""
@@ -84,7 +82,7 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads):
             containers.forget(state, name)
     for i, b in enumerate(bridge_decl):
         where = _where('bridges', i, b)
-        rec = problems.attempt(where, bridges.record, b.get('name'), dict((k, b.get(k)) for k in BRIDGE_KEYS),
+        rec = problems.attempt(where, bridges.record, b.get('name'), dict((k, b.get(k)) for k in bridges.argument_spec()),
                                state, netlink.link(b['name']) if b.get('name') else None)
         if rec:
             state['bridges'][b['name']] = rec

@@ -45,6 +45,7 @@ options:
       ip_masquerade: {description: Masquerade traffic leaving the subnet., type: bool, default: true}
       internal: {description: No traffic between the bridge and other interfaces., type: bool, default: false}
       host_binding_ipv4: {description: Default host address of published ports., type: str, default: 0.0.0.0}
+      dns: {description: A user-defined network whose containers resolve each other by name and alias., type: bool, default: false}
   containers:
     description: Containers, with the options of M(seed.container_net.container_netns) plus their links and ports.
     type: list
@@ -61,6 +62,7 @@ options:
           bridge: {description: Bridge name., type: str, required: true}
           ip: {description: Static address., type: str}
           mac: {description: MAC address., type: str}
+          aliases: {description: "Network aliases (bridges with O(bridges[].dns=true) only).", type: list, elements: str, default: []}
       hostname: {description: Host name; default a kept 12-hex-digit id., type: str}
       exposed_ports: {description: "Exposed ports (C(5432/tcp), C(53/udp), C(7000-7002/tcp)).", type: list, elements: str, default: []}
       env: {description: The container's environment (secret; mode 0600 file)., type: dict, default: {}}

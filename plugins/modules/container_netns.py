@@ -57,6 +57,14 @@ options:
       mac:
         description: MAC address. Default is Docker's C(02:42) followed by the IPv4 address.
         type: str
+      aliases:
+        description:
+          - Names other containers on this network resolve to this container's address, besides its
+            name (Docker's C(--network-alias)); several containers may share one. Only on a bridge with
+            O(seed.container_net.docker_bridge#module:dns=true).
+        type: list
+        elements: str
+        default: []
   bridge:
     description: Shorthand for O(networks) with one entry.
     type: str

@@ -67,6 +67,15 @@ options:
     description: Drop all traffic between the bridge and other interfaces (no egress, no published ports).
     type: bool
     default: false
+  dns:
+    description:
+      - A user-defined network (Docker's C(docker network create)) whose containers resolve each
+        other by container name, by network alias (O(seed.container_net.container_netns#module:networks[].aliases))
+        and as C(NAME.BRIDGE), through the host's resolver (C(container-net dns)) on the bridge's gateway
+        address; their C(resolv.conf) names that address, with C(options ndots:0).
+      - V(false) is Docker's default bridge, without names; links write hosts lines.
+    type: bool
+    default: false
   host_binding_ipv4:
     description: Default host address for ports published to containers on this bridge.
     type: str
@@ -116,9 +125,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
 
-BRIDGE_PARAMS = ('subnet', 'gateway', 'ip_range', 'mtu', 'icc', 'ip_masquerade', 'internal', 'host_binding_ipv4')
-
-
 class BridgeManager(Manager):
     kind = 'docker_bridge'
     _link = None
@@ -135,7 +141,7 @@ class BridgeManager(Manager):
             bridges.check_removable(state, name)
             state['bridges'].pop(name, None)
         else:
-            params = dict((k, self.params[k]) for k in BRIDGE_PARAMS)
+            params = dict((k, self.params[k]) for k in bridges.argument_spec())
             state['bridges'][name] = bridges.record(name, params, state, self.link())
 
     def kernel_plan(self, old, new):

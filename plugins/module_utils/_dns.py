@@ -1,0 +1,234 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Names on user-defined networks (bridges with `dns: true`): what each container may resolve, and
+the DNS wire format the host's one resolver speaks.
+
+Everything here is pure: `view(state)` turns the registry into the resolver's view, `decide()`
+answers one question for one asker, `parse_query`/`build_response` are the wire format (RFC 1035).
+The resolver process (`_dns_server.py`) only moves bytes between sockets and these functions.
+
+Scoping is Docker's: the asker is known by its source address; it resolves the names of every DNS
+network it is attached to (all of them, so a container on two networks never stops at the first
+one's NXDOMAIN), plus the aliases of its links that sit on a network it shares with the source.
+No name of a network it is not on ever answers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+import struct
+
+from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
+
+TTL = 600  # Docker's embedded DNS
+MAX_UDP = 512
+TYPE_A, TYPE_PTR, TYPE_AAAA, TYPE_ANY = 1, 12, 28, 255
+CLASS_IN = 1
+RCODE_OK, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 2, 3, 4, 5
+# One label: letters, digits, '-' and '_' (Docker and Compose names use '_'), not starting or ending with '-'.
+LABEL_RE = re.compile(r'(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
+
+
+def check_dns_name(value, field):
+    """A name other containers will look up: one or more valid labels, at most 253 characters."""
+    if not isinstance(value, str) or not value or len(value) > 253 or \
+            not all(LABEL_RE.match(label) for label in value.rstrip('.').split('.')):
+        raise ParamError("%s %r is not a valid DNS name (labels of 1-63 letters, digits, '-' or '_', "
+                         "separated by dots, 253 characters at most)" % (field, value))
+    return value
+
+
+def _key(name):
+    return name.rstrip('.').lower()
+
+
+def _networks(state):
+    """Per DNS network its names and reverse entries; per container its (bridge, ip) on them."""
+    networks = {}
+    for bridge, rec in state['bridges'].items():
+        if rec.get('dns'):
+            networks[bridge] = {'gateway': rec['gateway'], 'internal': bool(rec.get('internal')),
+                                'names': {}, 'ptr': {}}
+    members = {}  # container -> [(bridge, ip)] on DNS networks, in its own order
+    for cname in sorted(state['containers']):
+        for net in state['containers'][cname]['networks']:
+            if net['bridge'] not in networks:
+                continue
+            table = networks[net['bridge']]
+            for name in [cname, '%s.%s' % (cname, net['bridge'])] + list(net.get('aliases') or []):
+                ips = table['names'].setdefault(_key(name), [])
+                if net['ip'] not in ips:
+                    ips.append(net['ip'])
+            table['ptr'][net['ip']] = cname
+            members.setdefault(cname, []).append((net['bridge'], net['ip']))
+    return networks, members
+
+
+def render_names(state):
+    """Every name each DNS network answers, and each receiver's link aliases, one per line (diff
+    mode, container_net_info): `NETWORK NAME IP...` and `link RECEIVER ALIAS IP...`."""
+    networks, members = _networks(state)
+    lines = ['%s %s %s' % (bridge, name, ' '.join(ips))
+             for bridge in sorted(networks) for name, ips in sorted(networks[bridge]['names'].items())]
+    lines += ['link %s %s %s' % (receiver, alias, ' '.join(ips))
+              for receiver, aliases in sorted(_link_aliases(state, members).items())
+              for alias, ips in sorted(aliases.items())]
+    return ''.join(line + '\n' for line in lines)
+
+
+def view(state):
+    """The resolver's view of the registry: {'listen': {bridge: gateway},
+    'askers': {ip: {'names': {name: [ips]}, 'ptr': {ip: name}, 'forward': bool, 'upstreams': [...]}}}.
+
+    Each asker's table is computed whole here, so answering is one dict lookup."""
+    networks, members = _networks(state)
+    link_aliases = _link_aliases(state, members)
+    askers = {}
+    for cname, nets in members.items():
+        names, ptr = {}, {}
+        for bridge, dummy in nets:
+            for name, ips in networks[bridge]['names'].items():
+                merged = names.setdefault(name, [])
+                merged.extend(ip for ip in ips if ip not in merged)
+            ptr.update(networks[bridge]['ptr'])
+        for alias, ips in link_aliases.get(cname, {}).items():
+            names[alias] = list(ips)  # a link alias is the receiver's own: it wins over a shared name
+        container = state['containers'][cname]
+        entry = {'container': cname, 'names': names, 'ptr': ptr,
+                 'forward': any(not networks[b]['internal'] for b, dummy in nets),
+                 'upstreams': list(container.get('dns') or [])}
+        for dummy, ip in nets:
+            askers[ip] = entry
+    return {'listen': dict((b, n['gateway']) for b, n in networks.items()), 'askers': askers}
+
+
+def _link_aliases(state, members):
+    """receiver -> {alias: [source ips]} for links whose ends share a DNS network (Docker resolves a
+    link's alias on a user-defined network for the receiver only)."""
+    out = {}
+    for key in sorted(state['links']):
+        link = state['links'][key]
+        receiver, source = link['receiver'], link['source']
+        shared = set(b for b, dummy in members.get(receiver, [])) & set(b for b, dummy in members.get(source, []))
+        ips = [ip for b, ip in members.get(source, []) if b in shared]
+        if ips and link.get('alias'):
+            out.setdefault(receiver, {})[_key(link['alias'])] = ips
+    return out
+
+
+def decide(zone, asker, qname, qtype):
+    """What to do with one question from `asker`: ('answer', rcode, [rdata]) or ('forward', upstreams).
+
+    rdata is an IPv4 address string for A, a name for PTR. An unknown asker is refused: the
+    resolver serves the containers of its networks, nobody else."""
+    entry = zone['askers'].get(asker)
+    if entry is None:
+        return ('answer', RCODE_REFUSED, [])
+    key = _key(qname)
+    if qtype == TYPE_PTR and key.endswith('.in-addr.arpa'):
+        octets = key[:-len('.in-addr.arpa')].split('.')
+        ip = '.'.join(reversed(octets))
+        if ip in entry['ptr']:
+            return ('answer', RCODE_OK, [entry['ptr'][ip]])
+    elif key in entry['names']:
+        # the name is ours: A answers, any other type is an empty answer (AAAA of an IPv4-only
+        # container must not be NXDOMAIN, or resolvers give up on the A they also asked for)
+        return ('answer', RCODE_OK, list(entry['names'][key]) if qtype in (TYPE_A, TYPE_ANY) else [])
+    if not entry['forward']:
+        return ('answer', RCODE_NXDOMAIN, [])  # internal networks never ask outside
+    return ('forward', entry['upstreams'])
+
+
+# ---- wire format ---------------------------------------------------------------------------------
+class FormatError(ValueError):
+    """Not a DNS query we can answer (too short, bad name, not a query)."""
+
+
+def _read_name(data, offset):
+    labels, jumps, end = [], 0, None
+    while True:
+        if offset >= len(data):
+            raise FormatError('name runs past the message')
+        length = data[offset]
+        if length & 0xC0 == 0xC0:
+            if offset + 1 >= len(data) or jumps > 16:
+                raise FormatError('bad compression pointer')
+            if end is None:
+                end = offset + 2
+            offset = ((length & 0x3F) << 8) | data[offset + 1]
+            jumps += 1
+            continue
+        if length & 0xC0:
+            raise FormatError('bad label type')
+        offset += 1
+        if length == 0:
+            break
+        labels.append(data[offset:offset + length].decode('ascii', 'replace'))
+        offset += length
+    return '.'.join(labels), (end if end is not None else offset)
+
+
+def parse_query(data):
+    """(id, flags, qname, qtype, qclass, question_end) of a standard query with one question."""
+    if len(data) < 12:
+        raise FormatError('shorter than a header')
+    qid, flags, qdcount = struct.unpack('!HHH', data[:6])
+    if flags & 0x8000 or qdcount != 1:
+        raise FormatError('not a query with one question')
+    qname, offset = _read_name(data, 12)
+    if offset + 4 > len(data):
+        raise FormatError('question runs past the message')
+    qtype, qclass = struct.unpack('!HH', data[offset:offset + 4])
+    return qid, flags, qname, qtype, qclass, offset + 4
+
+
+def _encode_name(name):
+    out = b''
+    for label in name.rstrip('.').split('.'):
+        if label:
+            raw = label.encode('ascii')
+            out += struct.pack('!B', len(raw)) + raw
+    return out + b'\x00'
+
+
+def build_response(query, rcode, qtype, rdata, max_size=None):
+    """The answer to `query` (its bytes): header, its own question, one record per rdata.
+
+    Authoritative, recursion available; truncated (TC, no records) past `max_size` for UDP."""
+    qid, flags, dummy, dummy2, dummy3, qend = parse_query(query)
+    answers = []
+    for value in rdata:
+        if qtype == TYPE_PTR:
+            rtype, payload = TYPE_PTR, _encode_name(value)
+        else:
+            rtype, payload = TYPE_A, bytes(int(o) for o in value.split('.'))
+        # 0xC00C: the question's name at offset 12
+        answers.append(struct.pack('!HHHIH', 0xC00C, rtype, CLASS_IN, TTL, len(payload)) + payload)
+    out_flags = 0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080 | rcode
+    body = query[12:qend] + b''.join(answers)
+    if max_size is not None and 12 + len(body) > max_size:
+        out_flags |= 0x0200
+        answers, body = [], query[12:qend]
+    return struct.pack('!HHHHHH', qid, out_flags, 1, len(answers), 0, 0) + body
+
+
+def error_response(query, rcode):
+    """A header-only answer with `rcode` (FORMERR needs only the id and the opcode)."""
+    if len(query) < 4:
+        return None
+    qid, flags = struct.unpack('!HH', query[:4])
+    return struct.pack('!HHHHHH', qid, 0x8000 | (flags & 0x7900) | 0x0080 | rcode, 0, 0, 0, 0)
+
+
+def upstreams_from_resolv_conf(text):
+    """nameserver lines of the host's resolv.conf, at most 3 as glibc reads them; loopback stubs
+    (127.0.0.53) included: the resolver dials them from the host's own namespace."""
+    out = []
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ['nameserver'] and len(words) > 1:
+            out.append(words[1])
+    return out[:3]

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host's one resolver for user-defined networks: UDP and TCP on each DNS bridge's gateway,
+answers from `_dns.view()` of the registry, everything else forwarded upstream from the host side.
+
+One process serves every network of a host (as dockerd and aardvark-dns do). It follows the
+registry by itself: a run that connects or disconnects a container rewrites the registry, the
+resolver sees the new file within `poll` seconds and answers from it; no signal, no restart.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import asyncio
+import os
+import signal
+import socket
+import struct
+import sys
+
+from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
+from ansible_collections.seed.container_net.plugins.module_utils._errors import RegistryError
+from ansible_collections.seed.container_net.plugins.module_utils._registry import Registry
+
+IP_FREEBIND = getattr(socket, 'IP_FREEBIND', 15)  # Linux; Python 3.11 does not name it
+UPSTREAM_TIMEOUT = 2.0
+HOST_RESOLV_CONF = '/etc/resolv.conf'
+
+
+def _stamp(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _bound_socket(kind, address, port):
+    """A socket bound to address:port even before the bridge has the address (IP_FREEBIND): after a
+    reboot the resolver may start before `container-net restore` has made the bridges."""
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+        sock.bind((address, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _UDP(asyncio.DatagramProtocol):
+    def __init__(self, resolver):
+        self.resolver = resolver
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        task = asyncio.ensure_future(self.resolver.handle(data, addr[0], dns.MAX_UDP, 'udp'))
+        task.add_done_callback(lambda t: self._reply(t, addr))
+
+    def _reply(self, task, addr):
+        if not task.cancelled() and task.exception() is None and task.result() and self.transport:
+            self.transport.sendto(task.result(), addr)
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    def __init__(self, qid):
+        self.qid = qid
+        self.answer = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data, addr):
+        if len(data) >= 2 and struct.unpack('!H', data[:2])[0] == self.qid and not self.answer.done():
+            self.answer.set_result(data)
+
+    def error_received(self, exc):
+        if not self.answer.done():
+            self.answer.set_exception(exc)
+
+
+class Resolver:
+    def __init__(self, registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF, poll=0.2, log=None):
+        self.registry = Registry(registry_dir, create=False)
+        self.port = port
+        self.resolv_conf = resolv_conf
+        self.poll = poll
+        self.log = log or (lambda msg: sys.stderr.write(msg + '\n'))
+        self.zone = {'listen': {}, 'askers': {}}
+        self.host_upstreams = []
+        self.listeners = {}  # gateway -> (udp transport, tcp server)
+        self._stamps = (None, None)
+
+    # ---- following the registry ---------------------------------------------------------------
+    def refresh(self):
+        """Reload the view when the registry or the host's resolv.conf changed; open and close
+        listeners to match. A registry that cannot be read keeps the last good view."""
+        stamps = (_stamp(self.registry.state_path), _stamp(self.resolv_conf))
+        if stamps == self._stamps:
+            return False
+        try:
+            state = self.registry.read()
+        except (RegistryError, OSError, ValueError) as e:
+            self.log('registry not read, keeping the last view: %s' % e)
+            return False
+        state.pop('journal', None)
+        try:
+            with open(self.resolv_conf) as f:
+                self.host_upstreams = dns.upstreams_from_resolv_conf(f.read())
+        except (IOError, OSError):
+            self.host_upstreams = []
+        self.zone = dns.view(state)
+        self._stamps = stamps
+        return True
+
+    async def reconcile_listeners(self):
+        wanted = set(self.zone['listen'].values())
+        for gateway in sorted(set(self.listeners) - wanted):
+            udp, tcp = self.listeners.pop(gateway)
+            udp.close()
+            tcp.close()
+        loop = asyncio.get_running_loop()
+        for gateway in sorted(wanted - set(self.listeners)):
+            try:
+                udp_sock = _bound_socket(socket.SOCK_DGRAM, gateway, self.port)
+                tcp_sock = _bound_socket(socket.SOCK_STREAM, gateway, self.port)
+            except OSError as e:
+                self.log('cannot listen on %s:%d: %s (retrying)' % (gateway, self.port, e))
+                self._stamps = (None, None)  # try again on the next poll
+                continue
+            udp, dummy = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp_sock)
+            tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
+            self.listeners[gateway] = (udp, tcp)
+
+    async def run(self, ready=None):
+        """Serve until cancelled; `ready()` is called once the first listeners are open."""
+        try:
+            while True:
+                if self.refresh() or not self.listeners and self.zone['listen']:
+                    await self.reconcile_listeners()
+                if ready is not None:
+                    ready()
+                    ready = None
+                await asyncio.sleep(self.poll)
+        finally:
+            for udp, tcp in self.listeners.values():
+                udp.close()
+                tcp.close()
+            self.listeners = {}
+
+    # ---- answering ----------------------------------------------------------------------------
+    async def handle(self, query, asker, max_size, proto):
+        """The answer bytes for one query from `asker` (None: nothing to send back)."""
+        try:
+            dummy, dummy2, qname, qtype, qclass, dummy3 = dns.parse_query(query)
+        except dns.FormatError:
+            return dns.error_response(query, 1)  # FORMERR
+        if qclass != dns.CLASS_IN:
+            return dns.build_response(query, dns.RCODE_NOTIMP, qtype, [])
+        if asker not in self.zone['askers']:
+            self.refresh()  # a container made since the last poll asks at once: look before refusing it
+        verdict = dns.decide(self.zone, asker, qname, qtype)
+        if verdict[0] == 'answer':
+            return dns.build_response(query, verdict[1], qtype, verdict[2], max_size)
+        servers = verdict[1] or self.host_upstreams
+        for server in servers:
+            try:
+                answer = await (self._ask_udp(server, query) if proto == 'udp' else self._ask_tcp(server, query))
+            except (OSError, asyncio.TimeoutError, EOFError, asyncio.IncompleteReadError):
+                continue
+            if len(answer) >= 4 and answer[3] & 0x0F not in (dns.RCODE_SERVFAIL, dns.RCODE_REFUSED):
+                return answer
+        return dns.build_response(query, dns.RCODE_SERVFAIL, qtype, [])
+
+    async def _ask_udp(self, server, query):
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ':' in server else socket.AF_INET
+        transport, proto = await loop.create_datagram_endpoint(
+            lambda: _Upstream(struct.unpack('!H', query[:2])[0]), remote_addr=(server, 53), family=family)
+        try:
+            transport.sendto(query)
+            return await asyncio.wait_for(proto.answer, UPSTREAM_TIMEOUT)
+        finally:
+            transport.close()
+
+    async def _ask_tcp(self, server, query):
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(server, 53), UPSTREAM_TIMEOUT)
+        try:
+            writer.write(struct.pack('!H', len(query)) + query)
+            await writer.drain()
+            size = struct.unpack('!H', await asyncio.wait_for(reader.readexactly(2), UPSTREAM_TIMEOUT))[0]
+            return await asyncio.wait_for(reader.readexactly(size), UPSTREAM_TIMEOUT)
+        finally:
+            writer.close()
+
+    async def _tcp_client(self, reader, writer):
+        asker = writer.get_extra_info('peername')[0]
+        try:
+            while True:
+                size = struct.unpack('!H', await asyncio.wait_for(reader.readexactly(2), 10))[0]
+                query = await asyncio.wait_for(reader.readexactly(size), 10)
+                answer = await self.handle(query, asker, None, 'tcp')
+                if answer is None:
+                    break
+                writer.write(struct.pack('!H', len(answer)) + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF):
+    """Run the resolver in this process until SIGTERM or SIGINT; exit status 0."""
+    async def main():
+        task = asyncio.ensure_future(Resolver(registry_dir, port, resolv_conf).run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    asyncio.run(main())
+    return 0

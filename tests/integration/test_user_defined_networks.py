@@ -1,0 +1,168 @@
+"""Names on user-defined networks, on a real kernel: the host's resolver (`container-net dns`) in
+the lab, real clients (dig, getent, redis-cli) in the containers, a real upstream (dnsmasq) in a
+lab namespace of its own."""
+
+import os
+import shlex
+import sys
+
+import pytest
+
+from labhost import wait_for
+
+UPSTREAM_NAME, UPSTREAM_IP = 'outside.example', '198.51.100.7'
+
+
+def start_resolver(lab, resolv_conf):
+    code = 'import sys; from ansible_collections.seed.container_net.plugins.module_utils._cli import main; ' \
+           'sys.exit(main(sys.argv[1:]))'
+    cmd = 'env PYTHONPATH=%s %s -c %s --registry-dir %s dns --resolv-conf %s' % (
+        shlex.quote(lab.collections_path), sys.executable, shlex.quote(code), lab.registry, resolv_conf)
+    return lab.serve(lab.ns, cmd, tcp=[53], udp=[53])
+
+
+def start_upstream(lab, tmp_path):
+    """dnsmasq in a namespace of its own, wired to the lab host: it knows one name, nothing else."""
+    ns = lab.add_peer('up', '10.199.0.1/24', '10.199.0.2/24')
+    lab.serve(ns, 'dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --user=root '
+                  '--listen-address=10.199.0.2 --bind-interfaces --local=/#/ --address=/%s/%s' % (UPSTREAM_NAME, UPSTREAM_IP),
+              tcp=[53], udp=[53])
+    conf = tmp_path / 'host-resolv.conf'
+    conf.write_text('search lab.example\nnameserver 10.199.0.2\n')
+    return str(conf)
+
+
+def dig(lab, ns, name, qtype='A', tcp=False):
+    """dig from inside a container, with the resolv.conf the container sees: (status, sorted answers)."""
+    out = lab.in_ns(ns, 'dig +time=2 +tries=1 %s %s %s' % ('+tcp' if tcp else '+notcp', qtype, name), check=False)
+    status = next((line.split('status: ')[1].split(',')[0] for line in out.stdout.splitlines() if 'status: ' in line),
+                  'no answer: %s' % out.stdout[-200:])
+    answers = []
+    section = False
+    for line in out.stdout.splitlines():
+        if line.startswith(';; ANSWER SECTION'):
+            section = True
+        elif section and not line.strip():
+            section = False
+        elif section:
+            answers.append(line.split()[-1])
+    return status, sorted(answers)
+
+
+@pytest.fixture
+def named(lab, tmp_path):
+    """Two DNS networks, an internal DNS network, a default bridge; containers on them; the
+    resolver and an upstream running."""
+    n = lab.name
+    for name, subnet, extra in (('fr', '10.61.0.0/24', {'dns': True}), ('bk', '10.62.0.0/24', {'dns': True}),
+                                ('pl', '10.63.0.0/24', {}), ('vt', '10.64.0.0/24', {'dns': True, 'internal': True})):
+        lab.ok('docker_bridge', name=n(name), subnet=subnet, **extra)
+    containers = {
+        'web': [{'bridge': n('fr'), 'aliases': ['www']}],
+        'api': [{'bridge': n('fr'), 'aliases': ['svc']}, {'bridge': n('bk')}],
+        'db': [{'bridge': n('bk'), 'aliases': ['database', 'svc']}],
+        'old': [{'bridge': n('pl')}],
+        'safe': [{'bridge': n('vt')}],
+    }
+    ips = {}
+    for short, networks in containers.items():
+        result = lab.ok('container_netns', name=n(short), networks=networks)
+        ips[short] = dict((net['bridge'], net['ip']) for net in result['container']['networks'])
+    resolver = start_resolver(lab, start_upstream(lab, tmp_path))
+    return {'ips': ips, 'resolver': resolver}
+
+
+def test_names_and_aliases_resolve_on_shared_networks_only(lab, named):
+    n, ips = lab.name, named['ips']
+    fr, bk = n('fr'), n('bk')
+    assert dig(lab, n('web'), n('api')) == ('NOERROR', [ips['api'][fr]])
+    assert dig(lab, n('web'), 'svc') == ('NOERROR', [ips['api'][fr]])        # alias on front: api only
+    assert dig(lab, n('web'), '%s.%s' % (n('api'), fr)) == ('NOERROR', [ips['api'][fr]])
+    assert dig(lab, n('api'), 'svc') == ('NOERROR', sorted([ips['api'][fr], ips['db'][bk]]))  # shared alias: all
+    assert dig(lab, n('api'), 'database') == ('NOERROR', [ips['db'][bk]])   # its second network answers too
+    assert dig(lab, n('api'), 'www', tcp=True) == ('NOERROR', [ips['web'][fr]])
+    assert dig(lab, n('db'), n('api')) == ('NOERROR', [ips['api'][bk]])     # the address it can reach
+    # scoping, both directions: nothing of back for web, nothing of front for db, no names on the default bridge
+    for ns, name in ((n('web'), n('db')), (n('web'), 'database'), (n('db'), n('web')), (n('db'), 'www'),
+                     (n('web'), n('old')), (n('safe'), n('web'))):
+        assert dig(lab, ns, name) == ('NXDOMAIN', []), (ns, name)
+    # the control: the same resolver answers the same names to those who share the network
+    assert dig(lab, n('api'), n('db')) == ('NOERROR', [ips['db'][bk]])
+    # glibc with the container's resolv.conf: the gateway as its one name server, ndots:0
+    out = lab.in_ns(n('web'), 'getent hosts www; cat /etc/resolv.conf').stdout
+    assert out.startswith('%s ' % ips['web'][fr]) and 'nameserver %s.1\n' % ips['web'][fr].rsplit('.', 1)[0] in out
+    assert 'options ndots:0' in out
+    assert lab.in_ns(n('api'), 'getent hosts database').stdout.startswith('%s ' % ips['db'][bk])
+    old = lab.in_ns(n('old'), 'cat /etc/resolv.conf').stdout  # the default bridge: the host's servers
+    assert '10.63.0.1' not in old and 'ndots:0' not in old
+
+
+def test_other_types_ptr_and_upstream(lab, named):
+    n, ips = lab.name, named['ips']
+    assert dig(lab, n('web'), n('api'), 'AAAA') == ('NOERROR', [])  # IPv4-only name: empty, not NXDOMAIN
+    assert dig(lab, n('web'), '-x %s' % ips['api'][n('fr')], '') == ('NOERROR', [n('api') + '.'])
+    assert dig(lab, n('web'), UPSTREAM_NAME) == ('NOERROR', [UPSTREAM_IP])  # forwarded, from the host side
+    assert dig(lab, n('web'), UPSTREAM_NAME, tcp=True) == ('NOERROR', [UPSTREAM_IP])
+    assert dig(lab, n('safe'), UPSTREAM_NAME) == ('NXDOMAIN', [])  # an internal network never asks outside
+    assert dig(lab, n('safe'), n('safe')) == ('NOERROR', [ips['safe'][n('vt')]])
+
+
+def test_connect_and_disconnect_change_names_on_a_live_container(lab, named):
+    n, ips = lab.name, named['ips']
+    fr, bk = n('fr'), n('bk')
+    lab.serve(n('db'), 'redis-server --port 6379 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no',
+              tcp=[6379])
+    assert dig(lab, n('web'), 'database') == ('NXDOMAIN', [])
+    # connect web to back: the same namespace, now on two networks; names of back resolve
+    result = lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}, {'bridge': bk}])
+    assert result['changed']
+    wait_for(lambda: dig(lab, n('web'), 'database') == ('NOERROR', [ips['db'][bk]]), timeout=5, what='database on web')
+    assert lab.in_ns(n('web'), 'redis-cli -h database ping').stdout == 'PONG\n'
+    assert dig(lab, n('db'), n('web'))[1] == [lab.ok('container_net_info')['containers'][n('web')]['networks'][1]['ip']]
+    # disconnect it again: back's names are gone for web, web's for back
+    lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}])
+    wait_for(lambda: dig(lab, n('web'), 'database') == ('NXDOMAIN', []), timeout=5, what='database gone on web')
+    assert dig(lab, n('db'), n('web')) == ('NXDOMAIN', [])
+    assert lab.in_ns(n('api'), 'redis-cli -h database ping').stdout == 'PONG\n'  # the control
+
+
+def test_a_link_alias_on_a_dns_network_resolves_for_its_receiver_only(lab, named):
+    n, ips = lab.name, named['ips']
+    lab.ok('container_link', receiver=n('api'), source=n('db'), alias='cache')
+    wait_for(lambda: dig(lab, n('api'), 'cache') == ('NOERROR', [ips['db'][n('bk')]]), timeout=5, what='cache on api')
+    assert dig(lab, n('db'), 'cache') == ('NXDOMAIN', [])
+    lab.ok('container_netns', name=n('web2'), networks=[{'bridge': n('bk')}])
+    assert dig(lab, n('web2'), 'database') == ('NOERROR', [ips['db'][n('bk')]])  # the control, asked at once
+    assert dig(lab, n('web2'), 'cache') == ('NXDOMAIN', [])
+
+
+def test_bad_aliases_name_the_field_and_change_nothing(lab, named):
+    n = lab.name
+    before = lab.snapshot()
+    for networks, field in (([{'bridge': n('fr'), 'aliases': ['no good']}], 'networks[0].aliases[0]'),
+                            ([{'bridge': n('fr')}, {'bridge': n('bk'), 'aliases': ['-x']}], 'networks[1].aliases[0]'),
+                            ([{'bridge': n('pl'), 'aliases': ['fine']}], 'networks[0].aliases')):
+        result = lab.module('container_netns', name=n('web'), networks=networks)
+        assert result.get('failed') and field in result['msg'], result
+        assert lab.snapshot() == before
+    assert os.path.exists('/proc/%d' % named['resolver'].pid)
+
+
+def test_topology_declares_dns_networks_idempotently(lab, tmp_path):
+    n = lab.name
+    bridges = [{'name': n('nm'), 'subnet': '10.65.0.0/24', 'dns': True}]
+    containers = [{'name': n('red'), 'networks': [{'bridge': n('nm'), 'aliases': ['cache']}]},
+                  {'name': n('app'), 'bridge': n('nm')}]
+    assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed']
+    again = lab.ok('container_net_topology', bridges=bridges, containers=containers)
+    assert again['changed'] is False
+    start_resolver(lab, start_upstream(lab, tmp_path))
+    lab.serve(n('red'), 'redis-server --port 6379 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no',
+              tcp=[6379])
+    assert lab.in_ns(n('app'), 'redis-cli -h cache ping; redis-cli -h %s ping' % n('red')).stdout == 'PONG\nPONG\n'
+    # dropping the alias from the declaration takes the name away (diff mode shows it)
+    containers[0]['networks'][0]['aliases'] = []
+    result = lab.module('container_net_topology', diff=True, bridges=bridges, containers=containers)
+    names = next(d for d in result['diff'] if d['before_header'] == 'names (DNS networks)')
+    assert result['changed'] and '%s cache 10.65.0.2\n' % n('nm') in names['before'] and 'cache' not in names['after']
+    wait_for(lambda: dig(lab, n('app'), 'cache') == ('NXDOMAIN', []), timeout=5, what='alias cache gone')
