@@ -242,6 +242,8 @@ def parser():
                                    "follows the registry by itself")
     d.add_argument('--port', type=int, default=53, help='port on each gateway (default %(default)s)')
     d.add_argument('--resolv-conf', default='/etc/resolv.conf', help="the host's upstream servers (default %(default)s)")
+    d.add_argument('--pidfile', action='store_true', help="record itself as the registry's resolver (resolver.pid "
+                                                          "in the registry; runs start and stop it so)")
     return p
 
 
@@ -258,7 +260,7 @@ def main(argv=None):
             restore = argparse.Namespace(registry_dir=args.registry_dir, etc_dir=args.etc_dir, command='restore', json=False)
             return firewalld_watch.watch(lambda: _converge(restore), Registry(args.registry_dir).state_path)
         if args.command == 'dns':
-            return dns_server.serve(args.registry_dir, args.port, args.resolv_conf)
+            return dns_server.serve(args.registry_dir, args.port, args.resolv_conf, args.pidfile)
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)

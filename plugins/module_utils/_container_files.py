@@ -85,8 +85,8 @@ def _resolv_conf_for_names(container, host_resolv, gateway):
     """Docker's file for user-defined networks, with the gateway where Docker has 127.0.0.11: one
     name server (the resolver answers for every network the container is on), the search domains
     (its own, else the host's) and `ndots:0` unless its options set ndots."""
-    search = container.get('dns_search') or [w for line in host_resolv.splitlines()
-                                              for w in (line.split()[1:] if line.split()[:1] == ['search'] else [])]
+    host_search = [line.split()[1:] for line in host_resolv.splitlines() if line.split()[:1] == ['search']]
+    search = container.get('dns_search') or (host_search[-1] if host_search else [])  # glibc: the last line wins
     options = list(container.get('dns_options') or [])
     if not any(o.startswith('ndots:') for o in options):
         options.append('ndots:0')

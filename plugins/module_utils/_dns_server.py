@@ -7,6 +7,11 @@ answers from `_dns.view()` of the registry, everything else forwarded upstream f
 One process serves every network of a host (as dockerd and aardvark-dns do). It follows the
 registry by itself: a run that connects or disconnects a container rewrites the registry, the
 resolver sees the new file within `poll` seconds and answers from it; no signal, no restart.
+
+Runs start it when the registry holds a DNS network and stop it with the last one (`steps`):
+where systemd is PID 1 and the host role installed `container-net`, as a transient unit that
+systemd restarts on failure; elsewhere as a detached supervisor forked from the run itself,
+which restarts its resolver the same way. Either writes `resolver.pid` in the registry.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,11 +19,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
+import ctypes
+import hashlib
 import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import time
 
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils._errors import RegistryError
@@ -214,8 +223,9 @@ class Resolver:
             writer.close()
 
 
-def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF):
-    """Run the resolver in this process until SIGTERM or SIGINT; exit status 0."""
+def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF, pidfile=False):
+    """Run the resolver in this process until SIGTERM or SIGINT; exit status 0. With `pidfile`
+    it records itself as the registry's resolver while it runs."""
     async def main():
         task = asyncio.ensure_future(Resolver(registry_dir, port, resolv_conf).run())
         loop = asyncio.get_running_loop()
@@ -225,5 +235,194 @@ def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF):
             await task
         except asyncio.CancelledError:
             pass
-    asyncio.run(main())
+    if pidfile:
+        _write_pidfile(registry_dir)
+    try:
+        asyncio.run(main())
+    finally:
+        if pidfile:
+            _remove_pidfile(registry_dir)
     return 0
+
+
+# ---- supervision ---------------------------------------------------------------------------------
+PIDFILE = 'resolver.pid'
+CLI_PATHS = ('/usr/local/sbin/container-net', '/usr/sbin/container-net')
+STOP_TIMEOUT = 10
+
+
+def _pidfile(registry_dir):
+    return os.path.join(registry_dir, PIDFILE)
+
+
+def _start_time(pid):
+    """The kernel's start time of a live process (field 22 of its stat): a PID and this name one
+    process. None once it has exited, zombies included (an init that does not reap leaves them)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except (IOError, OSError):
+        return None
+    return fields[19] if len(fields) > 19 and fields[0] != 'Z' else None
+
+
+def _write_pidfile(registry_dir):
+    path = _pidfile(registry_dir)
+    with open(path + '.tmp', 'w') as f:
+        f.write('%d %s\n' % (os.getpid(), _start_time(os.getpid())))
+    os.rename(path + '.tmp', path)
+
+
+def _remove_pidfile(registry_dir):
+    try:
+        with open(_pidfile(registry_dir)) as f:
+            mine = f.read().split()[:1] == [str(os.getpid())]
+        if mine:
+            os.unlink(_pidfile(registry_dir))
+    except (IOError, OSError):
+        pass
+
+
+def running(registry_dir):
+    """The PID of the registry's resolver (or of its supervisor), or None; a stale file is None."""
+    try:
+        with open(_pidfile(registry_dir)) as f:
+            pid, started = f.read().split()[:2]
+        pid = int(pid)
+    except (IOError, OSError, ValueError):
+        return None
+    return pid if _start_time(pid) == started else None
+
+
+def unit_name(registry_dir):
+    return 'container-net-dns-%s' % hashlib.sha1(registry_dir.encode('utf-8')).hexdigest()[:10]
+
+
+def start(registry_dir, run_command=None):
+    """Start the registry's resolver, supervised; return once it has recorded itself."""
+    cli = next((p for p in CLI_PATHS if os.access(p, os.X_OK)), None)
+    if cli and os.path.isdir('/run/systemd/system') and run_command is not None:
+        run_command(['systemd-run', '--quiet', '--collect', '--unit', unit_name(registry_dir),
+                     '--property', 'Restart=on-failure', '--property', 'RestartSec=1',
+                     cli, '--registry-dir', registry_dir, 'dns', '--pidfile'], check_rc=True)
+    else:
+        _start_detached(registry_dir)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while running(registry_dir) is None:
+        if time.monotonic() > deadline:
+            raise OSError('the resolver for %s did not start (see its log, %s)' % (registry_dir, _log(registry_dir)))
+        time.sleep(0.02)
+
+
+def stop(registry_dir):
+    """End the registry's resolver (its supervisor ends it first); return once it is gone."""
+    pid = running(registry_dir)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _start_time(pid) is not None:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    _remove_stale_pidfile(registry_dir)
+    try:
+        os.unlink(_log(registry_dir))  # a clean stop: nothing left to read, and the registry may go
+    except OSError:
+        pass
+
+
+def _remove_stale_pidfile(registry_dir):
+    if running(registry_dir) is None:
+        try:
+            os.unlink(_pidfile(registry_dir))
+        except OSError:
+            pass
+
+
+def _log(registry_dir):
+    return os.path.join(registry_dir, 'resolver.log')
+
+
+def _start_detached(registry_dir):
+    """Fork a supervisor that outlives this run (setsid, no inherited descriptors: Ansible waits for
+    the module's output to close) and restarts its resolver when it fails. The code it runs is this
+    process's, already imported: a module's own files are gone once the module exits."""
+    first = os.fork()
+    if first:
+        os.waitpid(first, 0)
+        return
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        null = os.open(os.devnull, os.O_RDWR)
+        log = os.open(_log(registry_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.closerange(3, 65536)
+        os.chdir('/')
+        _supervise(registry_dir)
+    finally:
+        os._exit(0)
+
+
+def _die_with_parent():
+    """PR_SET_PDEATHSIG: a supervisor killed outright takes its resolver along, so the next run's
+    new one finds the gateway port free."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _supervise(registry_dir):
+    child = {'pid': None}
+
+    def end(signum, frame):
+        if child['pid']:
+            try:
+                os.kill(child['pid'], signal.SIGTERM)
+                os.waitpid(child['pid'], 0)
+            except OSError:
+                pass
+        _remove_pidfile(registry_dir)
+        os._exit(0)
+    signal.signal(signal.SIGTERM, end)
+    signal.signal(signal.SIGINT, end)
+    _write_pidfile(registry_dir)
+    delay = 1
+    while True:
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _die_with_parent()
+            code = 1
+            try:
+                code = serve(registry_dir)
+            finally:
+                os._exit(code)
+        child['pid'] = pid
+        dummy, status = os.waitpid(pid, 0)
+        sys.stderr.write('%s: resolver exited (status %d), starting it again\n' % (time.strftime('%F %T'), status))
+        sys.stderr.flush()
+        delay = 1 if time.monotonic() - started > 30 else min(delay * 2, 30)
+        time.sleep(delay)
+
+
+def steps(new, registry_dir, step, run_command=None):
+    """Start the resolver when the registry holds a DNS network and none runs; stop it with the
+    last DNS network (or when the run leaves no network needing it)."""
+    wanted = any(b.get('dns') for b in new['bridges'].values())
+    pid = running(registry_dir)
+    if wanted and pid is None:
+        return [step('start the resolver for DNS networks', lambda: start(registry_dir, run_command))]
+    if not wanted and pid is not None:
+        return [step('stop the resolver (no DNS network left)', lambda: stop(registry_dir))]
+    if not wanted and os.path.exists(_pidfile(registry_dir)):
+        return [step('remove the stale %s' % PIDFILE, lambda: _remove_stale_pidfile(registry_dir))]
+    return []

@@ -125,6 +125,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
 
+
 class BridgeManager(Manager):
     kind = 'docker_bridge'
     _link = None

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -213,10 +214,23 @@ class Lab:
             'files': files,
         }
 
+    def resolver_pid(self):
+        """The PID of the resolver a run started for this lab's registry (its supervisor), or None."""
+        try:
+            with open(os.path.join(self.registry, 'resolver.pid')) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None if exited(pid) else pid
+
     def teardown(self):
         for proc in self.procs or []:
             proc.kill()
             proc.wait()
+        pid = self.resolver_pid()  # a test that failed before removing its DNS networks leaves it running
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: exited(pid), 10, 'resolver %d to end' % pid)
         names = [n for n in os.listdir('/run/netns') if n.startswith(self.id)] if os.path.isdir('/run/netns') else []
         for n in sorted(names, key=lambda n: n == self.ns):
             sh(['ip', 'netns', 'del', n], check=False)
@@ -242,6 +256,15 @@ def iptables_save(lab):
     """iptables-save without its timestamp comments."""
     text = lab.sh('iptables-save').stdout
     return '\n'.join(line for line in text.splitlines() if not line.startswith('#'))
+
+
+def exited(pid):
+    """Gone, or a zombie that its new parent has not reaped yet."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except OSError:
+        return True
 
 
 def can_ping(lab, ns, ip):

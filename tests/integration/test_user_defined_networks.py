@@ -1,35 +1,24 @@
-"""Names on user-defined networks, on a real kernel: the host's resolver (`container-net dns`) in
-the lab, real clients (dig, getent, redis-cli) in the containers, a real upstream (dnsmasq) in a
-lab namespace of its own."""
+"""Names on user-defined networks, on a real kernel: the host's resolver (started by the runs
+themselves, a detached supervisor here where systemd is not PID 1), real clients (dig, getent,
+redis-cli) in the containers, a real upstream (dnsmasq) in a lab namespace of its own."""
 
 import os
-import shlex
-import sys
 
 import pytest
 
-from labhost import wait_for
+from labhost import exited, wait_for
 
-UPSTREAM_NAME, UPSTREAM_IP = 'outside.example', '198.51.100.7'
-
-
-def start_resolver(lab, resolv_conf):
-    code = 'import sys; from ansible_collections.seed.container_net.plugins.module_utils._cli import main; ' \
-           'sys.exit(main(sys.argv[1:]))'
-    cmd = 'env PYTHONPATH=%s %s -c %s --registry-dir %s dns --resolv-conf %s' % (
-        shlex.quote(lab.collections_path), sys.executable, shlex.quote(code), lab.registry, resolv_conf)
-    return lab.serve(lab.ns, cmd, tcp=[53], udp=[53])
+UPSTREAM, UPSTREAM_NAME, UPSTREAM_IP = '10.199.0.2', 'outside.example', '198.51.100.7'
 
 
-def start_upstream(lab, tmp_path):
-    """dnsmasq in a namespace of its own, wired to the lab host: it knows one name, nothing else."""
-    ns = lab.add_peer('up', '10.199.0.1/24', '10.199.0.2/24')
+def start_upstream(lab):
+    """dnsmasq in a namespace of its own, wired to the lab host: it knows one name, nothing else.
+    Every container on a DNS network in these tests names it in `dns` (its upstream), so nothing
+    is ever forwarded to the machine's own resolvers."""
+    ns = lab.add_peer('up', '10.199.0.1/24', UPSTREAM + '/24')
     lab.serve(ns, 'dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --user=root '
-                  '--listen-address=10.199.0.2 --bind-interfaces --local=/#/ --address=/%s/%s' % (UPSTREAM_NAME, UPSTREAM_IP),
+                  '--listen-address=%s --bind-interfaces --local=/#/ --address=/%s/%s' % (UPSTREAM, UPSTREAM_NAME, UPSTREAM_IP),
               tcp=[53], udp=[53])
-    conf = tmp_path / 'host-resolv.conf'
-    conf.write_text('search lab.example\nnameserver 10.199.0.2\n')
-    return str(conf)
 
 
 def dig(lab, ns, name, qtype='A', tcp=False):
@@ -50,7 +39,7 @@ def dig(lab, ns, name, qtype='A', tcp=False):
 
 
 @pytest.fixture
-def named(lab, tmp_path):
+def named(lab):
     """Two DNS networks, an internal DNS network, a default bridge; containers on them; the
     resolver and an upstream running."""
     n = lab.name
@@ -66,10 +55,10 @@ def named(lab, tmp_path):
     }
     ips = {}
     for short, networks in containers.items():
-        result = lab.ok('container_netns', name=n(short), networks=networks)
+        result = lab.ok('container_netns', name=n(short), networks=networks, dns=[UPSTREAM])
         ips[short] = dict((net['bridge'], net['ip']) for net in result['container']['networks'])
-    resolver = start_resolver(lab, start_upstream(lab, tmp_path))
-    return {'ips': ips, 'resolver': resolver}
+    start_upstream(lab)
+    return {'ips': ips, 'resolver': lab.resolver_pid()}
 
 
 def test_names_and_aliases_resolve_on_shared_networks_only(lab, named):
@@ -114,13 +103,14 @@ def test_connect_and_disconnect_change_names_on_a_live_container(lab, named):
               tcp=[6379])
     assert dig(lab, n('web'), 'database') == ('NXDOMAIN', [])
     # connect web to back: the same namespace, now on two networks; names of back resolve
-    result = lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}, {'bridge': bk}])
+    result = lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}, {'bridge': bk}],
+                    dns=[UPSTREAM])
     assert result['changed']
     wait_for(lambda: dig(lab, n('web'), 'database') == ('NOERROR', [ips['db'][bk]]), timeout=5, what='database on web')
     assert lab.in_ns(n('web'), 'redis-cli -h database ping').stdout == 'PONG\n'
     assert dig(lab, n('db'), n('web'))[1] == [lab.ok('container_net_info')['containers'][n('web')]['networks'][1]['ip']]
     # disconnect it again: back's names are gone for web, web's for back
-    lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}])
+    lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}], dns=[UPSTREAM])
     wait_for(lambda: dig(lab, n('web'), 'database') == ('NXDOMAIN', []), timeout=5, what='database gone on web')
     assert dig(lab, n('db'), n('web')) == ('NXDOMAIN', [])
     assert lab.in_ns(n('api'), 'redis-cli -h database ping').stdout == 'PONG\n'  # the control
@@ -131,7 +121,7 @@ def test_a_link_alias_on_a_dns_network_resolves_for_its_receiver_only(lab, named
     lab.ok('container_link', receiver=n('api'), source=n('db'), alias='cache')
     wait_for(lambda: dig(lab, n('api'), 'cache') == ('NOERROR', [ips['db'][n('bk')]]), timeout=5, what='cache on api')
     assert dig(lab, n('db'), 'cache') == ('NXDOMAIN', [])
-    lab.ok('container_netns', name=n('web2'), networks=[{'bridge': n('bk')}])
+    lab.ok('container_netns', name=n('web2'), networks=[{'bridge': n('bk')}], dns=[UPSTREAM])
     assert dig(lab, n('web2'), 'database') == ('NOERROR', [ips['db'][n('bk')]])  # the control, asked at once
     assert dig(lab, n('web2'), 'cache') == ('NXDOMAIN', [])
 
@@ -142,21 +132,21 @@ def test_bad_aliases_name_the_field_and_change_nothing(lab, named):
     for networks, field in (([{'bridge': n('fr'), 'aliases': ['no good']}], 'networks[0].aliases[0]'),
                             ([{'bridge': n('fr')}, {'bridge': n('bk'), 'aliases': ['-x']}], 'networks[1].aliases[0]'),
                             ([{'bridge': n('pl'), 'aliases': ['fine']}], 'networks[0].aliases')):
-        result = lab.module('container_netns', name=n('web'), networks=networks)
+        result = lab.module('container_netns', name=n('web'), networks=networks, dns=[UPSTREAM])
         assert result.get('failed') and field in result['msg'], result
         assert lab.snapshot() == before
-    assert os.path.exists('/proc/%d' % named['resolver'].pid)
+    assert lab.resolver_pid() == named['resolver'] and not exited(named['resolver'])
 
 
-def test_topology_declares_dns_networks_idempotently(lab, tmp_path):
+def test_topology_declares_dns_networks_idempotently(lab):
     n = lab.name
     bridges = [{'name': n('nm'), 'subnet': '10.65.0.0/24', 'dns': True}]
-    containers = [{'name': n('red'), 'networks': [{'bridge': n('nm'), 'aliases': ['cache']}]},
-                  {'name': n('app'), 'bridge': n('nm')}]
+    containers = [{'name': n('red'), 'networks': [{'bridge': n('nm'), 'aliases': ['cache']}], 'dns': [UPSTREAM]},
+                  {'name': n('app'), 'bridge': n('nm'), 'dns': [UPSTREAM]}]
     assert lab.ok('container_net_topology', bridges=bridges, containers=containers)['changed']
     again = lab.ok('container_net_topology', bridges=bridges, containers=containers)
     assert again['changed'] is False
-    start_resolver(lab, start_upstream(lab, tmp_path))
+    start_upstream(lab)
     lab.serve(n('red'), 'redis-server --port 6379 --bind 0.0.0.0 --save "" --appendonly no --protected-mode no',
               tcp=[6379])
     assert lab.in_ns(n('app'), 'redis-cli -h cache ping; redis-cli -h %s ping' % n('red')).stdout == 'PONG\nPONG\n'
@@ -166,3 +156,39 @@ def test_topology_declares_dns_networks_idempotently(lab, tmp_path):
     names = next(d for d in result['diff'] if d['before_header'] == 'names (DNS networks)')
     assert result['changed'] and '%s cache 10.65.0.2\n' % n('nm') in names['before'] and 'cache' not in names['after']
     wait_for(lambda: dig(lab, n('app'), 'cache') == ('NXDOMAIN', []), timeout=5, what='alias cache gone')
+
+
+def test_the_resolver_is_started_kept_and_removed_by_the_runs(lab):
+    n = lab.name
+    assert lab.resolver_pid() is None
+    lab.ok('docker_bridge', name=n('pl'), subnet='10.67.0.0/24')
+    assert lab.resolver_pid() is None  # no DNS network, no resolver
+    check = lab.module('docker_bridge', check_mode=True, name=n('ls'), subnet='10.66.0.0/24', dns=True)
+    assert check['changed'] and lab.resolver_pid() is None  # check mode starts nothing
+    lab.ok('docker_bridge', name=n('ls'), subnet='10.66.0.0/24', dns=True)
+    supervisor = lab.resolver_pid()
+    assert supervisor and lab.ok('docker_bridge', name=n('ls'), subnet='10.66.0.0/24', dns=True)['changed'] is False
+    ip = lab.ok('container_netns', name=n('one'), bridge=n('ls'), dns=[UPSTREAM])['container']['ip']
+    assert dig(lab, n('one'), n('one')) == ('NOERROR', [ip])
+
+    def worker():
+        with open('/proc/%d/task/%d/children' % (supervisor, supervisor)) as f:
+            return int(f.read().split()[0])
+    first = worker()
+    os.kill(first, 9)  # the resolver dies: its supervisor starts another
+    wait_for(lambda: exited(first) and dig(lab, n('one'), n('one')) == ('NOERROR', [ip]), 15, 'a new resolver')
+    second = worker()
+    os.kill(supervisor, 9)  # the supervisor dies: its resolver goes along, the host has drifted
+    wait_for(lambda: exited(supervisor) and exited(second), 10, 'supervisor and resolver gone')
+    drift = lab.ok('container_net_info')['drift']
+    assert not drift['in_sync'] and 'start the resolver for DNS networks' in drift['kernel']
+    lab.ok('docker_bridge', name=n('ls'), subnet='10.66.0.0/24', dns=True)  # any run starts it again
+    assert lab.resolver_pid() not in (None, supervisor)
+    assert dig(lab, n('one'), n('one')) == ('NOERROR', [ip])
+    # the last DNS network goes: so does the resolver, and nothing of it is left
+    supervisor = lab.resolver_pid()
+    lab.ok('container_netns', name=n('one'), state='absent')
+    lab.ok('docker_bridge', name=n('ls'), state='absent')
+    assert lab.resolver_pid() is None and exited(supervisor)
+    lab.ok('docker_bridge', name=n('pl'), state='absent')
+    assert not os.path.exists(lab.registry)
