@@ -72,6 +72,11 @@ def record(name, params, state, existing_link):
                   internal=bool(p['internal']), host_binding_ipv4=p['host_binding_ipv4'])
     if p['dns']:  # kept only where set: records of bridges without names stay as they were
         bridge['dns'] = True
+    elif old and old.get('dns'):
+        aliased = sorted(c for c in users for n in state['containers'][c]['networks'] if n['bridge'] == name and n.get('aliases'))
+        if aliased:
+            raise ParamError("dns: bridge '%s' has containers with network aliases (%s), which need names; remove "
+                             "their aliases first" % (name, ', '.join(aliased)))
     return bridge
 
 

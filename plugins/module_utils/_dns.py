@@ -67,15 +67,20 @@ def _networks(state):
     return networks, members
 
 
-def render_names(state):
-    """Every name each DNS network answers, and each receiver's link aliases, one per line (diff
-    mode, container_net_info): `NETWORK NAME IP...` and `link RECEIVER ALIAS IP...`."""
+def names(state):
+    """What resolves where: {'networks': {bridge: {name: [ips]}}, 'links': {receiver: {alias: [ips]}}}."""
     networks, members = _networks(state)
+    return {'networks': dict((b, net['names']) for b, net in networks.items()),
+            'links': _link_aliases(state, members)}
+
+
+def render_names(state):
+    """`names(state)` one per line, for diff mode: `NETWORK NAME IP...` and `link RECEIVER ALIAS IP...`."""
+    table = names(state)
     lines = ['%s %s %s' % (bridge, name, ' '.join(ips))
-             for bridge in sorted(networks) for name, ips in sorted(networks[bridge]['names'].items())]
+             for bridge, entries in sorted(table['networks'].items()) for name, ips in sorted(entries.items())]
     lines += ['link %s %s %s' % (receiver, alias, ' '.join(ips))
-              for receiver, aliases in sorted(_link_aliases(state, members).items())
-              for alias, ips in sorted(aliases.items())]
+              for receiver, aliases in sorted(table['links'].items()) for alias, ips in sorted(aliases.items())]
     return ''.join(line + '\n' for line in lines)
 
 

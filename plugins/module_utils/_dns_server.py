@@ -25,12 +25,12 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils._errors import RegistryError
+from ansible_collections.seed.container_net.plugins.module_utils._netlink import listening_ports
 from ansible_collections.seed.container_net.plugins.module_utils._registry import Registry
 
 IP_FREEBIND = getattr(socket, 'IP_FREEBIND', 15)  # Linux; Python 3.11 does not name it
@@ -414,13 +414,40 @@ def _supervise(registry_dir):
         time.sleep(delay)
 
 
+def answering_on(port=53):
+    """Gateways with a UDP and a TCP socket on `port` in this namespace (the resolver's, by the
+    registry's pidfile: nobody else binds a DNS bridge's gateway)."""
+    udp, tcp = listening_ports('udp').get(port, set()), listening_ports('tcp').get(port, set())
+    return udp & tcp
+
+
+def wait_answering(gateways, registry_dir, port=53):
+    """Until the resolver listens on every gateway: a run that adds a DNS network returns when its
+    containers can ask, so the next run finds nothing to do."""
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while not set(gateways) <= answering_on(port):
+        if time.monotonic() > deadline:
+            missing = sorted(set(gateways) - answering_on(port))
+            raise OSError('the resolver does not listen on %s port %d (is another DNS server bound there? its log: '
+                          '%s)' % (', '.join(missing), port, _log(registry_dir)))
+        time.sleep(0.02)
+
+
 def steps(new, registry_dir, step, run_command=None):
-    """Start the resolver when the registry holds a DNS network and none runs; stop it with the
-    last DNS network (or when the run leaves no network needing it)."""
-    wanted = any(b.get('dns') for b in new['bridges'].values())
+    """Start the resolver when the registry holds a DNS network and none runs, and see it answer
+    on every DNS gateway; stop it with the last DNS network."""
+    gateways = sorted(b['gateway'] for b in new['bridges'].values() if b.get('dns'))
+    wanted = bool(gateways)
     pid = running(registry_dir)
     if wanted and pid is None:
-        return [step('start the resolver for DNS networks', lambda: start(registry_dir, run_command))]
+        def start_and_wait():
+            start(registry_dir, run_command)
+            wait_answering(gateways, registry_dir)
+        return [step('start the resolver for DNS networks', start_and_wait)]
+    missing = sorted(set(gateways) - answering_on()) if wanted else []
+    if missing:
+        return [step('resolver to answer on %s' % ', '.join(missing),
+                     lambda: wait_answering(gateways, registry_dir))]
     if not wanted and pid is not None:
         return [step('stop the resolver (no DNS network left)', lambda: stop(registry_dir))]
     if not wanted and os.path.exists(_pidfile(registry_dir)):

@@ -58,6 +58,23 @@ ports:
   description: Published ports by container, as M(seed.container_net.port_publish) returns them.
   returned: always
   type: dict
+names:
+  description:
+    - What the host's resolver answers on networks with O(seed.container_net.docker_bridge#module:dns=true).
+  returned: always
+  type: dict
+  contains:
+    networks:
+      description: By network, each name (container name, C(NAME.NETWORK), network alias) and its addresses.
+      type: dict
+      returned: always
+    links:
+      description: By receiver, the aliases of its links that resolve for it alone, and their addresses.
+      type: dict
+      returned: always
+  sample:
+    networks: {front: {web: [10.1.0.2], web.front: [10.1.0.2], www: [10.1.0.2]}}
+    links: {}
 drift:
   description: Differences between the registry and the host.
   returned: always
@@ -92,6 +109,7 @@ drift:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
 
@@ -107,7 +125,7 @@ class InfoManager(Manager):
         return topology.host_steps(self.netlink, old, new, Step)
 
     def facts(self, state):
-        return topology.facts(state, self.params['netns_etc_dir'])
+        return dict(topology.facts(state, self.params['netns_etc_dir']), names=dns.names(state))
 
 
 def main():

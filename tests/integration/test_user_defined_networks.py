@@ -126,6 +126,21 @@ def test_a_link_alias_on_a_dns_network_resolves_for_its_receiver_only(lab, named
     assert dig(lab, n('web2'), 'cache') == ('NXDOMAIN', [])
 
 
+def test_info_lists_names_and_turning_names_off_under_aliases_is_refused(lab, named):
+    n, ips = lab.name, named['ips']
+    lab.ok('container_link', receiver=n('api'), source=n('db'), alias='cache')
+    info = lab.ok('container_net_info')
+    assert info['names']['networks'][n('fr')]['svc'] == [ips['api'][n('fr')]]
+    assert info['names']['networks'][n('bk')][n('db') + '.' + n('bk')] == [ips['db'][n('bk')]]
+    assert n('pl') not in info['names']['networks']
+    assert info['names']['links'] == {n('api'): {'cache': [ips['db'][n('bk')]]}}
+    assert info['drift']['in_sync'] is True
+    before = lab.snapshot()
+    result = lab.module('docker_bridge', name=n('bk'), subnet='10.62.0.0/24', dns=False)
+    assert result.get('failed') and result['msg'].startswith('dns:') and n('db') in result['msg'], result
+    assert lab.snapshot() == before
+
+
 def test_bad_aliases_name_the_field_and_change_nothing(lab, named):
     n = lab.name
     before = lab.snapshot()

@@ -1,7 +1,8 @@
 """The web half of the web + db demo: rows read from PostgreSQL through a Docker-style link.
 
-The database host is the link's alias, resolved from the container's /etc/hosts; its port and
-the credentials come from the link's variables (ALIAS_PORT_5432_TCP_PORT, ALIAS_ENV_POSTGRES_*).
+The database host is WEB_DB_HOST: the link's alias, resolved from the container's /etc/hosts, or
+on a user-defined network the database's network alias, resolved by the host's resolver; its port
+and the credentials come from the link's variables (ALIAS_PORT_5432_TCP_PORT, ALIAS_ENV_POSTGRES_*).
 """
 import os
 import socketserver
@@ -10,12 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg2
 
 ALIAS = os.environ.get('WEB_DB_LINK_ALIAS', 'db')
+HOST = os.environ.get('WEB_DB_HOST', ALIAS)
 PREFIX = ALIAS.upper().replace('-', '_')
 
 
 def rows():
     env = os.environ
-    with psycopg2.connect(host=ALIAS, port=int(env[PREFIX + '_PORT_5432_TCP_PORT']),
+    with psycopg2.connect(host=HOST, port=int(env[PREFIX + '_PORT_5432_TCP_PORT']),
                           user=env[PREFIX + '_ENV_POSTGRES_USER'], password=env[PREFIX + '_ENV_POSTGRES_PASSWORD'],
                           dbname=env[PREFIX + '_ENV_POSTGRES_DB'], connect_timeout=3) as conn:
         with conn.cursor() as cur:
@@ -26,8 +28,9 @@ def rows():
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         try:
-            body = 'seeds from PostgreSQL at %s (%s:%s, via the link):\n' % (
-                ALIAS, os.environ[PREFIX + '_PORT_5432_TCP_ADDR'], os.environ[PREFIX + '_PORT_5432_TCP_PORT'])
+            body = 'seeds from PostgreSQL at %s (%s:%s, via %s):\n' % (
+                HOST, os.environ[PREFIX + '_PORT_5432_TCP_ADDR'], os.environ[PREFIX + '_PORT_5432_TCP_PORT'],
+                'the link' if HOST == ALIAS else 'the network alias')
             body += ''.join('%d\t%s\n' % row for row in rows())
             status = 200
         except Exception as e:  # pylint: disable=broad-except
