@@ -207,3 +207,22 @@ def test_the_resolver_is_started_kept_and_removed_by_the_runs(lab):
     assert lab.resolver_pid() is None and exited(supervisor)
     lab.ok('docker_bridge', name=n('pl'), state='absent')
     assert not os.path.exists(lab.registry)
+
+
+def test_restore_after_a_reboot_brings_the_resolver_and_the_names_back(lab, named):
+    n, ips = lab.name, named['ips']
+    supervisor = named['resolver']
+    # a reboot: every process, namespace and bridge gone; the registry and the files stay
+    os.kill(supervisor, 9)
+    wait_for(lambda: exited(supervisor), 10, 'the resolver gone')
+    for short in ('web', 'api', 'db', 'old', 'safe'):
+        lab.sh('ip netns delete %s' % n(short))
+    for short in ('fr', 'bk', 'pl', 'vt'):
+        lab.sh('ip link delete %s' % n(short))
+    assert lab.cli('check').returncode == 1
+    out = lab.cli('restore')
+    assert out.returncode == 0 and out.stdout == 'restored\n', out.stderr
+    assert lab.resolver_pid() not in (None, supervisor)
+    assert dig(lab, n('web'), 'svc') == ('NOERROR', [ips['api'][n('fr')]])
+    assert dig(lab, n('api'), 'database', tcp=True) == ('NOERROR', [ips['db'][n('bk')]])
+    assert lab.cli('check').returncode == 0 and lab.cli('restore').stdout == 'nothing to restore\n'
