@@ -85,29 +85,36 @@ def render_names(state):
 
 
 def view(state):
-    """The resolver's view of the registry: {'listen': {bridge: gateway},
-    'askers': {ip: {'names': {name: [ips]}, 'ptr': {ip: name}, 'forward': bool, 'upstreams': [...]}}}.
+    """The resolver's view of the registry: {'listen': {bridge: gateway}, 'networks': {bridge:
+    {'names': {name: [ips]}, 'ptr': {ip: name}}}, 'askers': {ip: {'networks': [bridges], 'links':
+    {alias: [ips]}, 'forward': bool, 'upstreams': [...]}}}.
 
-    Each asker's table is computed whole here, so answering is one dict lookup."""
+    An asker refers to its networks' tables rather than holding a merged copy: the view grows with
+    the memberships, not with askers times names (10,000 containers on one network)."""
     networks, members = _networks(state)
     link_aliases = _link_aliases(state, members)
     askers = {}
     for cname, nets in members.items():
-        names, ptr = {}, {}
-        for bridge, dummy in nets:
-            for name, ips in networks[bridge]['names'].items():
-                merged = names.setdefault(name, [])
-                merged.extend(ip for ip in ips if ip not in merged)
-            ptr.update(networks[bridge]['ptr'])
-        for alias, ips in link_aliases.get(cname, {}).items():
-            names[alias] = list(ips)  # a link alias is the receiver's own: it wins over a shared name
         container = state['containers'][cname]
-        entry = {'container': cname, 'names': names, 'ptr': ptr,
+        entry = {'container': cname, 'networks': [b for b, dummy in nets], 'links': link_aliases.get(cname, {}),
                  'forward': any(not networks[b]['internal'] for b, dummy in nets),
                  'upstreams': list(container.get('dns') or [])}
         for dummy, ip in nets:
             askers[ip] = entry
-    return {'listen': dict((b, n['gateway']) for b, n in networks.items()), 'askers': askers}
+    return {'listen': dict((b, n['gateway']) for b, n in networks.items()), 'askers': askers,
+            'networks': dict((b, {'names': n['names'], 'ptr': n['ptr']}) for b, n in networks.items())}
+
+
+def _lookup(zone, entry, key):
+    """The addresses of `key` for an asker: its link aliases first (its own), else every network's."""
+    if key in entry['links']:
+        return list(entry['links'][key])
+    found = None
+    for bridge in entry['networks']:
+        ips = zone['networks'][bridge]['names'].get(key)
+        if ips:
+            found = (found or []) + [ip for ip in ips if ip not in (found or [])]
+    return found
 
 
 def _link_aliases(state, members):
@@ -134,14 +141,16 @@ def decide(zone, asker, qname, qtype):
         return ('answer', RCODE_REFUSED, [])
     key = _key(qname)
     if qtype == TYPE_PTR and key.endswith('.in-addr.arpa'):
-        octets = key[:-len('.in-addr.arpa')].split('.')
-        ip = '.'.join(reversed(octets))
-        if ip in entry['ptr']:
-            return ('answer', RCODE_OK, [entry['ptr'][ip]])
-    elif key in entry['names']:
-        # the name is ours: A answers, any other type is an empty answer (AAAA of an IPv4-only
-        # container must not be NXDOMAIN, or resolvers give up on the A they also asked for)
-        return ('answer', RCODE_OK, list(entry['names'][key]) if qtype in (TYPE_A, TYPE_ANY) else [])
+        ip = '.'.join(reversed(key[:-len('.in-addr.arpa')].split('.')))
+        for bridge in entry['networks']:
+            if ip in zone['networks'][bridge]['ptr']:
+                return ('answer', RCODE_OK, [zone['networks'][bridge]['ptr'][ip]])
+    else:
+        ips = _lookup(zone, entry, key)
+        if ips:
+            # the name is ours: A answers, any other type is an empty answer (AAAA of an IPv4-only
+            # container must not be NXDOMAIN, or resolvers give up on the A they also asked for)
+            return ('answer', RCODE_OK, ips if qtype in (TYPE_A, TYPE_ANY) else [])
     if not entry['forward']:
         return ('answer', RCODE_NXDOMAIN, [])  # internal networks never ask outside
     return ('forward', entry['upstreams'])

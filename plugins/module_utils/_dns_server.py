@@ -302,6 +302,9 @@ def start(registry_dir, run_command=None):
     """Start the registry's resolver, supervised; return once it has recorded itself."""
     cli = next((p for p in CLI_PATHS if os.access(p, os.X_OK)), None)
     if cli and os.path.isdir('/run/systemd/system') and run_command is not None:
+        # a unit of that name still waiting to restart a crashed resolver would make systemd-run refuse
+        run_command(['systemctl', 'stop', unit_name(registry_dir) + '.service'])
+        run_command(['systemctl', 'reset-failed', unit_name(registry_dir) + '.service'])
         run_command(['systemd-run', '--quiet', '--collect', '--unit', unit_name(registry_dir),
                      '--property', 'Restart=on-failure', '--property', 'RestartSec=1',
                      cli, '--registry-dir', registry_dir, 'dns', '--pidfile'], check_rc=True)

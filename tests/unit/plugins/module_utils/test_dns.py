@@ -163,3 +163,14 @@ def test_rendered_names_list_networks_and_link_aliases():
     text = dns.render_names(STATE)
     assert 'front svc 10.1.0.3\n' in text and 'back svc 10.2.0.4\n' in text and 'link api mydb 10.2.0.4\n' in text
     assert 'old' not in text and 'hidden' not in text
+
+
+def test_the_view_grows_with_memberships_not_askers_times_names():
+    n = 3000
+    state = {'bridges': {'big': bridge('10.8.0.1')}, 'links': {},
+             'containers': dict(('c%d' % i, container(('big', '10.8.%d.%d' % (i // 250, i % 250 + 2), [])))
+                                for i in range(n))}
+    zone = dns.view(state)
+    assert len(zone['networks']['big']['names']) == 2 * n and len(zone['askers']) == n
+    assert all(set(entry) == {'container', 'networks', 'links', 'forward', 'upstreams'} for entry in zone['askers'].values())
+    assert dns.decide(zone, '10.8.0.2', 'c2999', dns.TYPE_A) == ('answer', dns.RCODE_OK, ['10.8.11.251'])
