@@ -5,8 +5,9 @@
 answers from `_dns.view()` of the registry, everything else forwarded upstream from the host side.
 
 One process serves every network of a host (as dockerd and aardvark-dns do). It follows the
-registry by itself: a run that connects or disconnects a container rewrites the registry, the
-resolver sees the new file within `poll` seconds and answers from it; no signal, no restart.
+registry by itself: a run that connects or disconnects a container rewrites the registry, and the
+resolver, which checks the file's stamp before each answer, answers from it; no signal, no restart.
+A poll opens and closes listeners as DNS networks come and go.
 
 Runs start it when the registry holds a DNS network and stop it with the last one (`steps`):
 where systemd is PID 1 and the host role installed `container-net`, as a transient unit that
@@ -170,8 +171,10 @@ class Resolver:
             return dns.error_response(query, 1)  # FORMERR
         if qclass != dns.CLASS_IN:
             return dns.build_response(query, dns.RCODE_NOTIMP, qtype, [])
-        if asker not in self.zone['askers']:
-            self.refresh()  # a container made since the last poll asks at once: look before refusing it
+        # One stat per query: an answer always reflects the registry as it is on disk, so a run that
+        # connected or disconnected a container has taken effect when it returns (the poll only
+        # opens listeners for new networks).
+        self.refresh()
         verdict = dns.decide(self.zone, asker, qname, qtype)
         if verdict[0] == 'answer':
             return dns.build_response(query, verdict[1], qtype, verdict[2], max_size)

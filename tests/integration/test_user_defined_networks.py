@@ -106,12 +106,12 @@ def test_connect_and_disconnect_change_names_on_a_live_container(lab, named):
     result = lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}, {'bridge': bk}],
                     dns=[UPSTREAM])
     assert result['changed']
-    wait_for(lambda: dig(lab, n('web'), 'database') == ('NOERROR', [ips['db'][bk]]), timeout=5, what='database on web')
+    assert dig(lab, n('web'), 'database') == ('NOERROR', [ips['db'][bk]])  # at once: the run has returned
     assert lab.in_ns(n('web'), 'redis-cli -h database ping').stdout == 'PONG\n'
     assert dig(lab, n('db'), n('web'))[1] == [lab.ok('container_net_info')['containers'][n('web')]['networks'][1]['ip']]
     # disconnect it again: back's names are gone for web, web's for back
     lab.ok('container_netns', name=n('web'), networks=[{'bridge': fr, 'aliases': ['www']}], dns=[UPSTREAM])
-    wait_for(lambda: dig(lab, n('web'), 'database') == ('NXDOMAIN', []), timeout=5, what='database gone on web')
+    assert dig(lab, n('web'), 'database') == ('NXDOMAIN', [])
     assert dig(lab, n('db'), n('web')) == ('NXDOMAIN', [])
     assert lab.in_ns(n('api'), 'redis-cli -h database ping').stdout == 'PONG\n'  # the control
 
@@ -119,7 +119,7 @@ def test_connect_and_disconnect_change_names_on_a_live_container(lab, named):
 def test_a_link_alias_on_a_dns_network_resolves_for_its_receiver_only(lab, named):
     n, ips = lab.name, named['ips']
     lab.ok('container_link', receiver=n('api'), source=n('db'), alias='cache')
-    wait_for(lambda: dig(lab, n('api'), 'cache') == ('NOERROR', [ips['db'][n('bk')]]), timeout=5, what='cache on api')
+    assert dig(lab, n('api'), 'cache') == ('NOERROR', [ips['db'][n('bk')]])
     assert dig(lab, n('db'), 'cache') == ('NXDOMAIN', [])
     lab.ok('container_netns', name=n('web2'), networks=[{'bridge': n('bk')}], dns=[UPSTREAM])
     assert dig(lab, n('web2'), 'database') == ('NOERROR', [ips['db'][n('bk')]])  # the control, asked at once
@@ -170,7 +170,7 @@ def test_topology_declares_dns_networks_idempotently(lab):
     result = lab.module('container_net_topology', diff=True, bridges=bridges, containers=containers)
     names = next(d for d in result['diff'] if d['before_header'] == 'names (DNS networks)')
     assert result['changed'] and '%s cache 10.65.0.2\n' % n('nm') in names['before'] and 'cache' not in names['after']
-    wait_for(lambda: dig(lab, n('app'), 'cache') == ('NXDOMAIN', []), timeout=5, what='alias cache gone')
+    assert dig(lab, n('app'), 'cache') == ('NXDOMAIN', [])
 
 
 def test_the_resolver_is_started_kept_and_removed_by_the_runs(lab):
