@@ -103,12 +103,13 @@ class Resolver:
         self.zone = {'listen': {}, 'askers': {}}
         self.host_upstreams = []
         self.listeners = {}  # gateway -> (udp transport, tcp server)
+        self._bind_errors = {}
         self._stamps = (None, None)
 
     # ---- following the registry ---------------------------------------------------------------
     def refresh(self):
-        """Reload the view when the registry or the host's resolv.conf changed; open and close
-        listeners to match. A registry that cannot be read keeps the last good view."""
+        """Reload the view when the registry or the host's resolv.conf changed (True). A registry that
+        cannot be read keeps the last good view."""
         stamps = (_stamp(self.registry.state_path), _stamp(self.resolv_conf))
         if stamps == self._stamps:
             return False
@@ -135,26 +136,30 @@ class Resolver:
             tcp.close()
         loop = asyncio.get_running_loop()
         for gateway in sorted(wanted - set(self.listeners)):
+            udp_sock = None
             try:
                 udp_sock = _bound_socket(socket.SOCK_DGRAM, gateway, self.port)
                 tcp_sock = _bound_socket(socket.SOCK_STREAM, gateway, self.port)
             except OSError as e:
-                self.log('cannot listen on %s:%d: %s (retrying)' % (gateway, self.port, e))
-                self._stamps = (None, None)  # try again on the next poll
+                if udp_sock is not None:
+                    udp_sock.close()
+                if self._bind_errors.get(gateway) != str(e):  # said once, tried again every poll
+                    self.log('cannot listen on %s:%d: %s (retrying)' % (gateway, self.port, e))
+                self._bind_errors[gateway] = str(e)
                 continue
+            self._bind_errors.pop(gateway, None)
             udp, dummy = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp_sock)
             tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
             self.listeners[gateway] = (udp, tcp)
 
-    async def run(self, ready=None):
-        """Serve until cancelled; `ready()` is called once the first listeners are open."""
+    async def run(self):
+        """Serve until cancelled. Listeners follow the view, whoever refreshed it (a query may have
+        seen the new registry first), and a gateway that could not be bound is tried again."""
         try:
             while True:
-                if self.refresh() or not self.listeners and self.zone['listen']:
+                self.refresh()
+                if set(self.zone['listen'].values()) != set(self.listeners):
                     await self.reconcile_listeners()
-                if ready is not None:
-                    ready()
-                    ready = None
                 await asyncio.sleep(self.poll)
         finally:
             for udp, tcp in self.listeners.values():

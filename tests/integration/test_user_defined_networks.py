@@ -226,3 +226,18 @@ def test_restore_after_a_reboot_brings_the_resolver_and_the_names_back(lab, name
     assert dig(lab, n('web'), 'svc') == ('NOERROR', [ips['api'][n('fr')]])
     assert dig(lab, n('api'), 'database', tcp=True) == ('NOERROR', [ips['db'][n('bk')]])
     assert lab.cli('check').returncode == 0 and lab.cli('restore').stdout == 'nothing to restore\n'
+
+
+def test_a_gateway_port_held_by_another_server_fails_the_run_clearly_then_a_run_completes(lab):
+    n = lab.name
+    lab.ok('docker_bridge', name=n('bz'), subnet='10.68.0.0/24')
+    squatter = lab.echo(lab.ns, 'not dns\n', tcp=[53], bind='10.68.0.1')
+    result = lab.module('docker_bridge', name=n('bz'), subnet='10.68.0.0/24', dns=True)
+    assert result.get('failed') and '10.68.0.1 port 53' in result['msg'] and 'another DNS server' in result['msg'], result
+    assert 'resolver.log' in result['msg'] and lab.ok('container_net_info')['drift']['unfinished_run']
+    squatter.kill()
+    squatter.wait()
+    assert lab.ok('docker_bridge', name=n('bz'), subnet='10.68.0.0/24', dns=True)['changed']
+    assert lab.ok('container_net_info')['drift']['in_sync']
+    lab.ok('docker_bridge', name=n('bz'), state='absent')
+    assert lab.resolver_pid() is None and not os.path.exists(lab.registry)
