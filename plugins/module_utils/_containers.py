@@ -21,7 +21,7 @@ from ansible_collections.seed.container_net.plugins.module_utils import _links a
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils._errors import HostError, ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
-    netns_exists, netns_path, netns_persistence_problem)
+    disable_ipv6_here, netns_exists, netns_path, netns_persistence_problem)
 
 # \Z, not $: '$' also matches before a trailing newline, which would end up in the rendered files.
 MAC_RE = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
@@ -210,9 +210,8 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
             raise HostError('name: cannot create network namespace %s: %s' % (name, problem))
 
         def create():
-            netlink.create_netns(name)
-            for ifname in ('all', 'default'):  # interfaces that arrive later inherit 'default'
-                netlink.disable_ipv6(ifname, ns=name)
+            # interfaces that arrive later inherit 'default'
+            netlink.create_netns(name, inside=lambda: disable_ipv6_here(('all', 'default')))
         out.append(step('create netns %s' % name, create))
         inside = {}
     else:
@@ -220,8 +219,7 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
         with_ipv6 = sorted(n for n, l in inside.items() if l.get('ipv6'))
         if with_ipv6:
             def off():
-                for ifname in ['all', 'default'] + with_ipv6:
-                    netlink.disable_ipv6(ifname, ns=name)
+                netlink.disable_ipv6('all', 'default', *with_ipv6, ns=name)
             out.append(step('disable IPv6 in %s (%s)' % (name, ', '.join(with_ipv6)), off))
     lo = inside.get('lo')
     if not lo or not lo['up']:

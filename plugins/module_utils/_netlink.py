@@ -142,6 +142,13 @@ def _persistence_problem():
             % (mine, host, NETNS_RUN_DIR, NETNS_RUN_DIR))
 
 
+def disable_ipv6_here(ifnames):
+    """IPv6 off for these interfaces of the namespace this process is in (a kernel without IPv6: nothing)."""
+    for ifname in ifnames:
+        if read_sysctl(ipv6_conf(ifname)) is not None:
+            write_sysctl(ipv6_conf(ifname), 1)
+
+
 def read_sysctl(key):
     try:
         with open(sysctl_path(key)) as f:
@@ -255,13 +262,14 @@ class Netlink:
         else:
             in_netns(ns, lambda: write_sysctl(key, value))
 
-    def disable_ipv6(self, ifname, ns=None):
+    def disable_ipv6(self, *ifnames, **kw):
         """Bridges and containers are IPv4-only (as Docker's): without IPv6 nothing is reachable over
         link-local addresses that icc and the ingress stage do not see."""
-        def off():
-            if read_sysctl(ipv6_conf(ifname)) is not None:  # None: a kernel without IPv6
-                write_sysctl(ipv6_conf(ifname), 1)
-        off() if ns is None else in_netns(ns, off)  # one namespace switch for the read and the write
+        ns = kw.get('ns')
+        if ns is None:
+            disable_ipv6_here(ifnames)
+        else:
+            in_netns(ns, lambda: disable_ipv6_here(ifnames))  # one namespace switch for every write
 
     def default_gateway(self, ns=None):
         for route in self.ipr(ns).get_default_routes(family=socket.AF_INET):
@@ -312,12 +320,15 @@ class Netlink:
 
     # ---- namespaces ----------------------------------------------------------------------
     @staticmethod
-    def create_netns(name):
-        """Create a named namespace in-process (as `ip netns add`), then return to ours."""
+    def create_netns(name, inside=None):
+        """Create a named namespace in-process (as `ip netns add`), run `inside()` in it (creation
+        left this process there: no extra switch), then return to ours."""
         _unlink_placeholder(name)  # creation refuses an existing file (O_EXCL)
         pr_netns.pushns()
         try:
             pr_netns._create(name)  # pylint: disable=protected-access
+            if inside is not None:
+                inside()
         finally:
             pr_netns.popns()
 
