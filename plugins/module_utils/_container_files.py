@@ -84,10 +84,12 @@ def render_resolv_conf(container, host_resolv, bridges=None):
 def _resolv_conf_for_names(container, host_resolv, gateway):
     """Docker's file for user-defined networks, with the gateway where Docker has 127.0.0.11: one
     name server (the resolver answers for every network the container is on), the search domains
-    (its own, else the host's) and `ndots:0` unless its options set ndots."""
-    host_search = [line.split()[1:] for line in host_resolv.splitlines() if line.split()[:1] == ['search']]
-    search = container.get('dns_search') or (host_search[-1] if host_search else [])  # glibc: the last line wins
-    options = list(container.get('dns_options') or [])
+    and options (its own, else the host's) and `ndots:0` unless the options set ndots."""
+    def host(keyword):  # glibc: the last such line wins
+        lines = [line.split()[1:] for line in host_resolv.splitlines() if line.split()[:1] == [keyword]]
+        return lines[-1] if lines else []
+    search = container.get('dns_search') or host('search')
+    options = list(container.get('dns_options') or host('options'))
     if not any(o.startswith('ndots:') for o in options):
         options.append('ndots:0')
     out = ['nameserver %s\n' % gateway]

@@ -25,9 +25,10 @@ from ansible_collections.seed.container_net.plugins.module_utils._errors import 
 
 TTL = 600  # Docker's embedded DNS
 MAX_UDP = 512
+MAX_TCP = 65535
 TYPE_A, TYPE_PTR, TYPE_AAAA, TYPE_ANY = 1, 12, 28, 255
 CLASS_IN = 1
-RCODE_OK, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 2, 3, 4, 5
+RCODE_OK, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED = 0, 1, 2, 3, 4, 5
 # One label: letters, digits, '-' and '_' (Docker and Compose names use '_'), not starting or ending with '-'.
 LABEL_RE = re.compile(r'(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
 
@@ -162,35 +163,52 @@ class FormatError(ValueError):
 
 
 def _read_name(data, offset):
-    labels, jumps, end = [], 0, None
+    """A name and the offset after it. Pointers may only point back (a forward one would land in
+    the answer the response appends), and a name is at most 255 bytes (RFC 1035 3.1)."""
+    labels, end, size = [], None, 1
     while True:
         if offset >= len(data):
             raise FormatError('name runs past the message')
         length = data[offset]
         if length & 0xC0 == 0xC0:
-            if offset + 1 >= len(data) or jumps > 16:
+            if offset + 1 >= len(data):
                 raise FormatError('bad compression pointer')
+            target = ((length & 0x3F) << 8) | data[offset + 1]
+            if target >= offset:  # also ends any loop: every jump goes strictly back
+                raise FormatError('compression pointer does not point back')
             if end is None:
                 end = offset + 2
-            offset = ((length & 0x3F) << 8) | data[offset + 1]
-            jumps += 1
+            offset = target
             continue
         if length & 0xC0:
             raise FormatError('bad label type')
         offset += 1
         if length == 0:
             break
+        size += length + 1
+        if size > 255:
+            raise FormatError('name longer than 255 bytes')
         labels.append(data[offset:offset + length].decode('ascii', 'replace'))
         offset += length
     return '.'.join(labels), (end if end is not None else offset)
 
 
+def is_query(data):
+    """A message with a whole header that is not a response: anything else gets no answer at all
+    (answering responses can start a loop between two servers)."""
+    return len(data) >= 12 and not data[2] & 0x80
+
+
+def opcode(flags):
+    return (flags >> 11) & 0xF
+
+
 def parse_query(data):
-    """(id, flags, qname, qtype, qclass, question_end) of a standard query with one question."""
-    if len(data) < 12:
-        raise FormatError('shorter than a header')
+    """(id, flags, qname, qtype, qclass, question_end) of a query with one question."""
+    if not is_query(data):
+        raise FormatError('not a query')
     qid, flags, qdcount = struct.unpack('!HHH', data[:6])
-    if flags & 0x8000 or qdcount != 1:
+    if qdcount != 1:
         raise FormatError('not a query with one question')
     qname, offset = _read_name(data, 12)
     if offset + 4 > len(data):
@@ -211,7 +229,8 @@ def _encode_name(name):
 def build_response(query, rcode, qtype, rdata, max_size=None):
     """The answer to `query` (its bytes): header, its own question, one record per rdata.
 
-    Authoritative, recursion available; truncated (TC, no records) past `max_size` for UDP."""
+    Authoritative, recursion available. Past `max_size`: over UDP (512) truncated, TC set and no
+    records, so the client asks again over TCP; over TCP (65535) as many records as fit."""
     qid, flags, dummy, dummy2, dummy3, qend = parse_query(query)
     answers = []
     for value in rdata:
@@ -222,11 +241,21 @@ def build_response(query, rcode, qtype, rdata, max_size=None):
         # 0xC00C: the question's name at offset 12
         answers.append(struct.pack('!HHHIH', 0xC00C, rtype, CLASS_IN, TTL, len(payload)) + payload)
     out_flags = 0x8000 | (flags & 0x7800) | 0x0400 | (flags & 0x0100) | 0x0080 | rcode
-    body = query[12:qend] + b''.join(answers)
-    if max_size is not None and 12 + len(body) > max_size:
-        out_flags |= 0x0200
-        answers, body = [], query[12:qend]
-    return struct.pack('!HHHHHH', qid, out_flags, 1, len(answers), 0, 0) + body
+    question = query[12:qend]
+    if max_size is not None and 12 + len(question) + sum(len(a) for a in answers) > max_size:
+        if max_size <= MAX_UDP:
+            out_flags |= 0x0200
+            answers = []
+        else:
+            room = max_size - 12 - len(question)
+            kept = []
+            for a in answers:
+                if len(a) > room:
+                    break
+                kept.append(a)
+                room -= len(a)
+            answers = kept
+    return struct.pack('!HHHHHH', qid, out_flags, 1, len(answers), 0, 0) + question + b''.join(answers)
 
 
 def error_response(query, rcode):

@@ -22,7 +22,9 @@ __metaclass__ = type
 import asyncio
 import ctypes
 import hashlib
+import gc
 import os
+import resource
 import signal
 import socket
 import struct
@@ -36,6 +38,10 @@ from ansible_collections.seed.container_net.plugins.module_utils._registry impor
 
 IP_FREEBIND = getattr(socket, 'IP_FREEBIND', 15)  # Linux; Python 3.11 does not name it
 UPSTREAM_TIMEOUT = 2.0
+# Bounds on what askers can make the resolver hold open (sockets upstream, TCP connections).
+MAX_FORWARDS = 512
+MAX_FORWARDS_PER_ASKER = 64
+MAX_TCP_CLIENTS = 256
 HOST_RESOLV_CONF = '/etc/resolv.conf'
 
 
@@ -52,7 +58,8 @@ def _bound_socket(kind, address, port):
     reboot the resolver may start before `container-net restore` has made the bridges."""
     sock = socket.socket(socket.AF_INET, kind)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if kind == socket.SOCK_STREAM:  # TCP only: on UDP it would let another server share the port unseen
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
         sock.bind((address, port))
         sock.setblocking(False)
@@ -71,11 +78,14 @@ class _UDP(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data, addr):
-        task = asyncio.ensure_future(self.resolver.handle(data, addr[0], dns.MAX_UDP, 'udp'))
-        task.add_done_callback(lambda t: self._reply(t, addr))
+        self.resolver.spawn(self.resolver.handle(data, addr[0], dns.MAX_UDP, 'udp'), lambda t: self._reply(t, addr))
 
     def _reply(self, task, addr):
-        if not task.cancelled() and task.exception() is None and task.result() and self.transport:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            self.resolver.log('query from %s failed: %r' % (addr[0], task.exception()))
+        elif task.result() and self.transport:
             self.transport.sendto(task.result(), addr)
 
 
@@ -105,18 +115,23 @@ class Resolver:
         self.listeners = {}  # gateway -> (udp transport, tcp server)
         self._bind_errors = {}
         self._stamps = (None, None)
+        self._bad_stamps = None
+        self._tasks = set()
+        self._forwarding = {}  # asker -> queries it has upstream now
+        self._tcp_clients = 0
 
     # ---- following the registry ---------------------------------------------------------------
     def refresh(self):
         """Reload the view when the registry or the host's resolv.conf changed (True). A registry that
         cannot be read keeps the last good view."""
         stamps = (_stamp(self.registry.state_path), _stamp(self.resolv_conf))
-        if stamps == self._stamps:
+        if stamps in (self._stamps, self._bad_stamps):
             return False
         try:
             state = self.registry.read()
         except (RegistryError, OSError, ValueError) as e:
             self.log('registry not read, keeping the last view: %s' % e)
+            self._bad_stamps = stamps  # said once per version of the file, not per query
             return False
         state.pop('journal', None)
         try:
@@ -148,8 +163,15 @@ class Resolver:
                 self._bind_errors[gateway] = str(e)
                 continue
             self._bind_errors.pop(gateway, None)
-            udp, dummy = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp_sock)
-            tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
+            udp = None
+            try:
+                udp, dummy = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp_sock)
+                tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
+            except OSError as e:
+                self.log('cannot serve on %s:%d: %s (retrying)' % (gateway, self.port, e))
+                (udp or udp_sock).close()
+                tcp_sock.close()
+                continue
             self.listeners[gateway] = (udp, tcp)
 
     async def run(self):
@@ -168,22 +190,52 @@ class Resolver:
             self.listeners = {}
 
     # ---- answering ----------------------------------------------------------------------------
+    def spawn(self, coroutine, done=None):
+        """A task kept until it ends (the loop holds tasks weakly)."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if done is not None:
+            task.add_done_callback(done)
+        return task
+
     async def handle(self, query, asker, max_size, proto):
-        """The answer bytes for one query from `asker` (None: nothing to send back)."""
-        try:
-            dummy, dummy2, qname, qtype, qclass, dummy3 = dns.parse_query(query)
-        except dns.FormatError:
-            return dns.error_response(query, 1)  # FORMERR
-        if qclass != dns.CLASS_IN:
-            return dns.build_response(query, dns.RCODE_NOTIMP, qtype, [])
+        """The answer bytes for one query from `asker` (None: nothing to send back).
+
+        Responses and scraps get nothing; strangers (no container of a DNS network has their
+        address) get REFUSED, nothing more, before anything else is looked at."""
+        if not dns.is_query(query):
+            return None
         # One stat per query: an answer always reflects the registry as it is on disk, so a run that
         # connected or disconnected a container has taken effect when it returns (the poll only
         # opens listeners for new networks).
         self.refresh()
+        known = asker in self.zone['askers']
+        try:
+            dummy, flags, qname, qtype, qclass, dummy2 = dns.parse_query(query)
+        except dns.FormatError:
+            return dns.error_response(query, dns.RCODE_FORMERR) if known else None
+        if not known:
+            return dns.build_response(query, dns.RCODE_REFUSED, qtype, [])
+        if dns.opcode(flags) != 0 or qclass != dns.CLASS_IN:  # no UPDATE, NOTIFY... passed on with the host's address
+            return dns.build_response(query, dns.RCODE_NOTIMP, qtype, [])
         verdict = dns.decide(self.zone, asker, qname, qtype)
         if verdict[0] == 'answer':
             return dns.build_response(query, verdict[1], qtype, verdict[2], max_size)
-        servers = verdict[1] or self.host_upstreams
+        # One container cannot take every descriptor of the resolver with queries for slow names.
+        if self._forwarding.get(asker, 0) >= MAX_FORWARDS_PER_ASKER or sum(self._forwarding.values()) >= MAX_FORWARDS:
+            return dns.build_response(query, dns.RCODE_SERVFAIL, qtype, [])
+        self._forwarding[asker] = self._forwarding.get(asker, 0) + 1
+        try:
+            return await self._forward(query, verdict[1] or self.host_upstreams, proto, qtype)
+        finally:
+            self._forwarding[asker] -= 1
+            if not self._forwarding[asker]:
+                del self._forwarding[asker]
+
+    async def _forward(self, query, servers, proto, qtype):
+        """The first answer that is neither SERVFAIL nor REFUSED, servers in order (the next one on a
+        timeout too); SERVFAIL when none gives one."""
         for server in servers:
             try:
                 answer = await (self._ask_udp(server, query) if proto == 'udp' else self._ask_tcp(server, query))
@@ -216,11 +268,15 @@ class Resolver:
 
     async def _tcp_client(self, reader, writer):
         asker = writer.get_extra_info('peername')[0]
+        if self._tcp_clients >= MAX_TCP_CLIENTS:
+            writer.close()
+            return
+        self._tcp_clients += 1
         try:
             while True:
                 size = struct.unpack('!H', await asyncio.wait_for(reader.readexactly(2), 10))[0]
                 query = await asyncio.wait_for(reader.readexactly(size), 10)
-                answer = await self.handle(query, asker, None, 'tcp')
+                answer = await self.handle(query, asker, dns.MAX_TCP, 'tcp')
                 if answer is None:
                     break
                 writer.write(struct.pack('!H', len(answer)) + answer)
@@ -228,6 +284,7 @@ class Resolver:
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
             pass
         finally:
+            self._tcp_clients -= 1
             writer.close()
 
 
@@ -243,6 +300,7 @@ def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF, pidfile=False):
             await task
         except asyncio.CancelledError:
             pass
+    _raise_nofile()
     if pidfile:
         _write_pidfile(registry_dir)
     try:
@@ -251,6 +309,16 @@ def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF, pidfile=False):
         if pidfile:
             _remove_pidfile(registry_dir)
     return 0
+
+
+def _raise_nofile():
+    """The soft descriptor limit up to the hard one: every query forwarded holds a socket."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        pass
 
 
 # ---- supervision ---------------------------------------------------------------------------------
@@ -274,10 +342,20 @@ def _start_time(pid):
     return fields[19] if len(fields) > 19 and fields[0] != 'Z' else None
 
 
+def _boot_id():
+    """This boot's id: the pidfile outlives a reboot (it is in the registry), and a PID and a start
+    time alone could name a process of the next boot."""
+    try:
+        with open('/proc/sys/kernel/random/boot_id') as f:
+            return f.read().strip()
+    except (IOError, OSError):
+        return '-'
+
+
 def _write_pidfile(registry_dir):
     path = _pidfile(registry_dir)
     with open(path + '.tmp', 'w') as f:
-        f.write('%d %s\n' % (os.getpid(), _start_time(os.getpid())))
+        f.write('%d %s %s\n' % (os.getpid(), _start_time(os.getpid()), _boot_id()))
     os.rename(path + '.tmp', path)
 
 
@@ -295,11 +373,11 @@ def running(registry_dir):
     """The PID of the registry's resolver (or of its supervisor), or None; a stale file is None."""
     try:
         with open(_pidfile(registry_dir)) as f:
-            pid, started = f.read().split()[:2]
+            pid, started, boot = f.read().split()[:3]
         pid = int(pid)
     except (IOError, OSError, ValueError):
         return None
-    return pid if _start_time(pid) == started else None
+    return pid if boot == _boot_id() and _start_time(pid) == started else None
 
 
 def unit_name(registry_dir):
@@ -325,8 +403,12 @@ def start(registry_dir, run_command=None):
         time.sleep(0.02)
 
 
-def stop(registry_dir):
+def stop(registry_dir, run_command=None):
     """End the registry's resolver (its supervisor ends it first); return once it is gone."""
+    if run_command is not None and os.path.isdir('/run/systemd/system'):
+        # a transient unit's resolver: stopped by systemd, or a kill would count as a failure and
+        # bring it back (Restart=on-failure); nothing happens where the unit is not loaded
+        run_command(['systemctl', 'stop', unit_name(registry_dir) + '.service'])
     pid = running(registry_dir)
     if pid is None:
         return
@@ -368,12 +450,17 @@ def _start_detached(registry_dir):
         os.setsid()
         if os.fork():
             os._exit(0)
+        # Garbage of the run with descriptors (pyroute2's sockets) is finalized now, while they are
+        # still its own, and nothing older is ever collected later: a late finalizer would close
+        # whatever descriptor has taken the number by then (a listener of the resolver).
+        gc.collect()
+        gc.freeze()
         null = os.open(os.devnull, os.O_RDWR)
         log = os.open(_log(registry_dir), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        os.closerange(3, 65536)
+        os.closerange(3, os.sysconf('SC_OPEN_MAX'))
         os.chdir('/')
         _supervise(registry_dir)
     finally:
@@ -404,6 +491,7 @@ def _supervise(registry_dir):
     signal.signal(signal.SIGTERM, end)
     signal.signal(signal.SIGINT, end)
     _write_pidfile(registry_dir)
+    supervisor = os.getpid()
     delay = 1
     while True:
         started = time.monotonic()
@@ -412,6 +500,8 @@ def _supervise(registry_dir):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             _die_with_parent()
+            if os.getppid() != supervisor:  # it died before the death signal was armed
+                os._exit(0)
             code = 1
             try:
                 code = serve(registry_dir)
@@ -419,6 +509,7 @@ def _supervise(registry_dir):
                 os._exit(code)
         child['pid'] = pid
         dummy, status = os.waitpid(pid, 0)
+        child['pid'] = None  # reaped: the number may be anyone's now
         sys.stderr.write('%s: resolver exited (status %d), starting it again\n' % (time.strftime('%F %T'), status))
         sys.stderr.flush()
         delay = 1 if time.monotonic() - started > 30 else min(delay * 2, 30)
@@ -460,7 +551,7 @@ def steps(new, registry_dir, step, run_command=None):
         return [step('resolver to answer on %s' % ', '.join(missing),
                      lambda: wait_answering(gateways, registry_dir))]
     if not wanted and pid is not None:
-        return [step('stop the resolver (no DNS network left)', lambda: stop(registry_dir))]
+        return [step('stop the resolver (no DNS network left)', lambda: stop(registry_dir, run_command))]
     if not wanted and os.path.exists(_pidfile(registry_dir)):
         return [step('remove the stale %s' % PIDFILE, lambda: _remove_stale_pidfile(registry_dir))]
     return []

@@ -228,10 +228,11 @@ def test_restore_after_a_reboot_brings_the_resolver_and_the_names_back(lab, name
     assert lab.cli('check').returncode == 0 and lab.cli('restore').stdout == 'nothing to restore\n'
 
 
-def test_a_gateway_port_held_by_another_server_fails_the_run_clearly_then_a_run_completes(lab):
+@pytest.mark.parametrize('proto', ['tcp', 'udp'])
+def test_a_gateway_port_held_by_another_server_fails_the_run_clearly_then_a_run_completes(lab, proto):
     n = lab.name
     lab.ok('docker_bridge', name=n('bz'), subnet='10.68.0.0/24')
-    squatter = lab.echo(lab.ns, 'not dns\n', tcp=[53], bind='10.68.0.1')
+    squatter = lab.echo(lab.ns, 'not dns\n', bind='10.68.0.1', **{proto: [53]})
     result = lab.module('docker_bridge', name=n('bz'), subnet='10.68.0.0/24', dns=True)
     assert result.get('failed') and '10.68.0.1 port 53' in result['msg'] and 'another DNS server' in result['msg'], result
     assert 'resolver.log' in result['msg'] and lab.ok('container_net_info')['drift']['unfinished_run']
@@ -241,3 +242,21 @@ def test_a_gateway_port_held_by_another_server_fails_the_run_clearly_then_a_run_
     assert lab.ok('container_net_info')['drift']['in_sync']
     lab.ok('docker_bridge', name=n('bz'), state='absent')
     assert lab.resolver_pid() is None and not os.path.exists(lab.registry)
+
+
+def test_the_topology_role_starts_a_resolver_that_outlives_the_play(lab):
+    """Through ansible-playbook: the module's code comes in a zip that is gone when the play ends;
+    the resolver it forked keeps answering with the code it had loaded."""
+    n = lab.name
+    bridges = [{'name': n('rl'), 'subnet': '10.69.0.0/24', 'dns': True}]
+    containers = [{'name': n('ra'), 'networks': [{'bridge': n('rl'), 'aliases': ['alpha']}], 'dns': [UPSTREAM]},
+                  {'name': n('rb'), 'bridge': n('rl'), 'dns': [UPSTREAM]}]
+    out = lab.topology_role(bridges, containers)
+    assert 'changed=1' in out.stdout, out.stdout
+    pid = lab.resolver_pid()
+    assert pid and dig(lab, n('rb'), 'alpha') == ('NOERROR', ['10.69.0.2'])
+    assert dig(lab, n('rb'), n('rb'), tcp=True) == ('NOERROR', ['10.69.0.3'])
+    out = lab.topology_role(bridges, containers)
+    assert 'changed=0' in out.stdout and lab.resolver_pid() == pid, out.stdout
+    lab.topology_role(bridges, containers, state='absent')
+    assert lab.resolver_pid() is None and exited(pid)

@@ -80,12 +80,13 @@ def test_temporary_files_a_killed_run_left_are_removed_and_nothing_else(tmp_path
 
 
 def test_resolv_conf_on_a_dns_network_points_at_its_gateway_as_docker_at_127_0_0_11():
-    host = 'nameserver 127.0.0.53\nsearch corp.example\n'
+    host = 'nameserver 127.0.0.53\nsearch corp.example\noptions edns0 trust-ad\n'
     bridges = {'plain': {'gateway': '10.0.0.1'}, 'front': {'gateway': '10.1.0.1', 'dns': True},
                'back': {'gateway': '10.2.0.1', 'dns': True}}
     on_both = {'networks': [{'bridge': 'plain'}, {'bridge': 'back'}, {'bridge': 'front'}], 'dns': ['10.9.9.9']}
     assert files.render_resolv_conf(on_both, host, bridges) == \
-        'nameserver 10.2.0.1\nsearch corp.example\noptions ndots:0\n'
+        'nameserver 10.2.0.1\nsearch corp.example\noptions edns0 trust-ad ndots:0\n'
     own = {'networks': [{'bridge': 'front'}], 'dns_search': ['a.example'], 'dns_options': ['ndots:2', 'edns0']}
     assert files.render_resolv_conf(own, host, bridges) == 'nameserver 10.1.0.1\nsearch a.example\noptions ndots:2 edns0\n'
-    assert files.render_resolv_conf({'networks': [{'bridge': 'plain'}]}, host, bridges) == 'search corp.example\n'
+    assert files.render_resolv_conf({'networks': [{'bridge': 'plain'}]}, host, bridges) == \
+        'search corp.example\noptions edns0 trust-ad\n'
