@@ -33,7 +33,6 @@ import time
 
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils._errors import RegistryError
-from ansible_collections.seed.container_net.plugins.module_utils._netlink import listening_ports
 from ansible_collections.seed.container_net.plugins.module_utils._registry import Registry
 
 IP_FREEBIND = getattr(socket, 'IP_FREEBIND', 15)  # Linux; Python 3.11 does not name it
@@ -78,7 +77,12 @@ class _UDP(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data, addr):
-        self.resolver.spawn(self.resolver.handle(data, addr[0], dns.MAX_UDP, 'udp'), lambda t: self._reply(t, addr))
+        # answered here and now when the resolver knows the answer: no task for the common case
+        answer = self.resolver.local(data, addr[0], dns.MAX_UDP)
+        if isinstance(answer, tuple):
+            self.resolver.spawn(self.resolver.forward(data, addr[0], answer, 'udp'), lambda t: self._reply(t, addr))
+        elif answer is not None and self.transport:
+            self.transport.sendto(answer, addr)
 
     def _reply(self, task, addr):
         if task.cancelled():
@@ -87,20 +91,6 @@ class _UDP(asyncio.DatagramProtocol):
             self.resolver.log('query from %s failed: %r' % (addr[0], task.exception()))
         elif task.result() and self.transport:
             self.transport.sendto(task.result(), addr)
-
-
-class _Upstream(asyncio.DatagramProtocol):
-    def __init__(self, qid):
-        self.qid = qid
-        self.answer = asyncio.get_running_loop().create_future()
-
-    def datagram_received(self, data, addr):
-        if len(data) >= 2 and struct.unpack('!H', data[:2])[0] == self.qid and not self.answer.done():
-            self.answer.set_result(data)
-
-    def error_received(self, exc):
-        if not self.answer.done():
-            self.answer.set_exception(exc)
 
 
 class Resolver:
@@ -200,7 +190,15 @@ class Resolver:
         return task
 
     async def handle(self, query, asker, max_size, proto):
-        """The answer bytes for one query from `asker` (None: nothing to send back).
+        """The answer bytes for one query from `asker` (None: nothing to send back)."""
+        answer = self.local(query, asker, max_size)
+        if isinstance(answer, tuple):
+            return await self.forward(query, asker, answer, proto)
+        return answer
+
+    def local(self, query, asker, max_size):
+        """The answer the resolver has itself (bytes, or None for nothing at all), or
+        ('forward', servers, qtype) for a name it passes upstream.
 
         Responses and scraps get nothing; strangers (no container of a DNS network has their
         address) get REFUSED, nothing more, before anything else is looked at."""
@@ -225,9 +223,13 @@ class Resolver:
         # One container cannot take every descriptor of the resolver with queries for slow names.
         if self._forwarding.get(asker, 0) >= MAX_FORWARDS_PER_ASKER or sum(self._forwarding.values()) >= MAX_FORWARDS:
             return dns.build_response(query, dns.RCODE_SERVFAIL, qtype, [])
+        return ('forward', verdict[1] or self.host_upstreams, qtype)
+
+    async def forward(self, query, asker, verdict, proto):
+        dummy, servers, qtype = verdict
         self._forwarding[asker] = self._forwarding.get(asker, 0) + 1
         try:
-            return await self._forward(query, verdict[1] or self.host_upstreams, proto, qtype)
+            return await self._forward(query, servers, proto, qtype)
         finally:
             self._forwarding[asker] -= 1
             if not self._forwarding[asker]:
@@ -246,15 +248,40 @@ class Resolver:
         return dns.build_response(query, dns.RCODE_SERVFAIL, qtype, [])
 
     async def _ask_udp(self, server, query):
+        """One exchange on a socket of its own (a fresh source port each time), connected, so that
+        only the server's datagrams reach it; the answer must carry the query's id."""
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ':' in server else socket.AF_INET
-        transport, proto = await loop.create_datagram_endpoint(
-            lambda: _Upstream(struct.unpack('!H', query[:2])[0]), remote_addr=(server, 53), family=family)
+        sock = socket.socket(socket.AF_INET6 if ':' in server else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            transport.sendto(query)
-            return await asyncio.wait_for(proto.answer, UPSTREAM_TIMEOUT)
+            sock.setblocking(False)
+            sock.connect((server, 53))
+            sock.send(query)
+            answer = loop.create_future()
+
+            def readable():
+                try:
+                    data = sock.recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as e:  # an ICMP error: nobody listens there
+                    if not answer.done():
+                        answer.set_exception(e)
+                    return
+                if data[:2] == query[:2] and not answer.done():
+                    answer.set_result(data)
+
+            def expire():
+                if not answer.done():
+                    answer.set_exception(asyncio.TimeoutError())
+            loop.add_reader(sock.fileno(), readable)
+            timer = loop.call_later(UPSTREAM_TIMEOUT, expire)
+            try:
+                return await answer
+            finally:
+                timer.cancel()
+                loop.remove_reader(sock.fileno())
         finally:
-            transport.close()
+            sock.close()
 
     async def _ask_tcp(self, server, query):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(server, 53), UPSTREAM_TIMEOUT)
@@ -516,20 +543,69 @@ def _supervise(registry_dir):
         time.sleep(delay)
 
 
-def answering_on(port=53):
-    """Gateways with a UDP and a TCP socket on `port` in this namespace (the resolver's, by the
-    registry's pidfile: nobody else binds a DNS bridge's gateway)."""
-    udp, tcp = listening_ports('udp').get(port, set()), listening_ports('tcp').get(port, set())
-    return udp & tcp
+def _process_tree(pid):
+    pids = [pid]
+    for p in pids:
+        try:
+            with open('/proc/%d/task/%d/children' % (p, p)) as f:
+                pids.extend(int(c) for c in f.read().split())
+        except (IOError, OSError, ValueError):
+            pass
+    return pids
+
+
+def _socket_inodes(pids):
+    inodes = set()
+    for pid in pids:
+        try:
+            fds = os.listdir('/proc/%d/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith('socket:['):
+                inodes.add(int(link[8:-1]))
+    return inodes
+
+
+def _bound(proto, port, inodes):
+    """IPv4 addresses with a socket of `inodes` on `port` (TCP: listening) in this namespace."""
+    out = set()
+    try:
+        with open('/proc/net/%s' % proto) as f:
+            lines = f.read().splitlines()[1:]
+    except (IOError, OSError):
+        return out
+    for line in lines:
+        fields = line.split()
+        addr_hex, port_hex = fields[1].rsplit(':', 1)
+        if int(port_hex, 16) != port or (proto == 'tcp' and fields[3] != '0A') or int(fields[9]) not in inodes:
+            continue
+        out.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr_hex)[::-1]))
+    return out
+
+
+def answering_on(registry_dir, port=53):
+    """Gateways where the registry's resolver itself has a UDP and a listening TCP socket on `port`
+    (sockets told by their inodes: another server bound there, or the resolver's half-bound
+    attempt beside one, does not count)."""
+    pid = running(registry_dir)
+    if pid is None:
+        return set()
+    inodes = _socket_inodes(_process_tree(pid))
+    return _bound('udp', port, inodes) & _bound('tcp', port, inodes)
 
 
 def wait_answering(gateways, registry_dir, port=53):
     """Until the resolver listens on every gateway: a run that adds a DNS network returns when its
     containers can ask, so the next run finds nothing to do."""
     deadline = time.monotonic() + STOP_TIMEOUT
-    while not set(gateways) <= answering_on(port):
+    while not set(gateways) <= answering_on(registry_dir, port):
         if time.monotonic() > deadline:
-            missing = sorted(set(gateways) - answering_on(port))
+            missing = sorted(set(gateways) - answering_on(registry_dir, port))
             raise OSError('the resolver does not listen on %s port %d (is another DNS server bound there? its log: '
                           '%s)' % (', '.join(missing), port, _log(registry_dir)))
         time.sleep(0.02)
@@ -546,7 +622,7 @@ def steps(new, registry_dir, step, run_command=None):
             start(registry_dir, run_command)
             wait_answering(gateways, registry_dir)
         return [step('start the resolver for DNS networks', start_and_wait)]
-    missing = sorted(set(gateways) - answering_on()) if wanted else []
+    missing = sorted(set(gateways) - answering_on(registry_dir)) if wanted else []
     if missing:
         return [step('resolver to answer on %s' % ', '.join(missing),
                      lambda: wait_answering(gateways, registry_dir))]
