@@ -415,51 +415,57 @@ def percentiles(values):
     return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
 
 
-def dns_compare(bench, queries):
+def dns_compare(bench, queries, rounds=5):
     """The collection's resolver against Docker 20.10's embedded DNS: query latency for a container
-    name and an upstream name, connect-to-answer time, and the resolver's memory at 10 and 200
-    containers on 4 networks."""
-    result = {'queries': queries, 'ours': {}, 'docker': {}}
-    for n in (10, 200):
-        lab = bench.lab()
-        try:
-            dns_upstream(lab, lab.ns)
-            bridges = [{'name': lab.name('d%d' % k), 'subnet': '10.%d.0.0/16' % (130 + k), 'dns': True} for k in range(4)]
-            containers = [{'name': lab.name('q%d' % i), 'bridge': bridges[i % 4]['name'], 'dns': [UPSTREAM]}
-                          for i in range(n)]
-            lab.ok('container_net_topology', bridges=bridges, containers=containers)
-            tree = process_tree(lab.resolver_pid())
-            row = {'pss_mb': pss_mb(tree), 'processes': len(tree)}
-            if n == 10:
-                enter = ['ip', 'netns', 'exec', containers[0]['name']]
-                row['name_us'] = percentiles(dnsq(enter, '10.130.0.1', containers[4]['name'], queries))
-                row['upstream_us'] = percentiles(dnsq(enter, '10.130.0.1', UPSTREAM_NAME, queries))
-                joined = containers[1]['name']
-                row['connect_s'] = connect_to_answer(enter, '10.130.0.1', joined, lambda: lab.ok(
-                    'container_netns', name=joined, networks=[{'bridge': bridges[1]['name']}, {'bridge': bridges[0]['name']}],
-                    dns=[UPSTREAM]))
-            result['ours'][n] = row
-        finally:
-            lab.teardown()
-    lab = bench.lab()
+    name and an upstream name (both resolvers up at once, rounds alternating between them, so that
+    the machine's noise hits both), connect-to-answer time, and the resolver's memory at 10 and
+    200 containers on 4 networks."""
+    result = {'queries': queries, 'rounds': rounds, 'ours': {}, 'docker': {}}
+    lab, dlab, docker = bench.lab(), bench.lab(), None
     try:
-        docker = Docker(lab, ['--dns', UPSTREAM])
-        try:
-            dns_upstream(lab, docker.ns)
-            for k in range(4):
-                docker.run('network', 'create', '--subnet', '10.%d.0.0/16' % (140 + k), 'n%d' % k)
-            for i in range(10):
-                docker.run('run', '-d', '--network', 'n%d' % (i % 4), '--name', 'c%d' % i, 'lab/busybox', 'sleep', '3600')
-            pid = docker.run('inspect', '-f', '{{.State.Pid}}', 'c0').stdout.strip()
-            enter = ['nsenter', '--net=/proc/%s/ns/net' % pid]
-            row = {'name_us': percentiles(dnsq(enter, '127.0.0.11', 'c4', queries)),
-                   'upstream_us': percentiles(dnsq(enter, '127.0.0.11', UPSTREAM_NAME, queries)),
-                   'connect_s': connect_to_answer(enter, '127.0.0.11', 'c1', lambda: docker.run('network', 'connect', 'n0', 'c1')),
-                   'dockerd_pss_mb': pss_mb([docker.proc.pid])}
-            result['docker'][10] = row
-        finally:
-            docker.close()
+        # ours: 10 containers on 4 DNS networks
+        dns_upstream(lab, lab.ns)
+        bridges = [{'name': lab.name('d%d' % k), 'subnet': '10.%d.0.0/16' % (130 + k), 'dns': True} for k in range(4)]
+        containers = [{'name': lab.name('q%d' % i), 'bridge': bridges[i % 4]['name'], 'dns': [UPSTREAM]} for i in range(10)]
+        lab.ok('container_net_topology', bridges=bridges, containers=containers)
+        # Docker: the same, in its own lab
+        docker = Docker(dlab, ['--dns', UPSTREAM])
+        dns_upstream(dlab, docker.ns)
+        for k in range(4):
+            docker.run('network', 'create', '--subnet', '10.%d.0.0/16' % (140 + k), 'n%d' % k)
+        for i in range(10):
+            docker.run('run', '-d', '--network', 'n%d' % (i % 4), '--name', 'c%d' % i, 'lab/busybox', 'sleep', '3600')
+        pid = docker.run('inspect', '-f', '{{.State.Pid}}', 'c0').stdout.strip()
+        sides = {'ours': (['ip', 'netns', 'exec', containers[0]['name']], '10.130.0.1', containers[4]['name']),
+                 'docker': (['nsenter', '--net=/proc/%s/ns/net' % pid], '127.0.0.11', 'c4')}
+        samples = dict(((side, kind), []) for side in sides for kind in ('name', 'upstream'))
+        for dummy in range(rounds):
+            for kind in ('name', 'upstream'):
+                for side, (enter, server, name) in sorted(sides.items()):
+                    samples[side, kind] += dnsq(enter, server, name if kind == 'name' else UPSTREAM_NAME,
+                                                queries // rounds)
+        for side in sides:
+            result[side][10] = {'name_us': percentiles(samples[side, 'name']),
+                                'upstream_us': percentiles(samples[side, 'upstream'])}
+        tree = process_tree(lab.resolver_pid())
+        result['ours'][10].update(pss_mb=pss_mb(tree), processes=len(tree))
+        joined = containers[1]['name']
+        result['ours'][10]['connect_s'] = connect_to_answer(sides['ours'][0], '10.130.0.1', joined, lambda: lab.ok(
+            'container_netns', name=joined, networks=[{'bridge': bridges[1]['name']}, {'bridge': bridges[0]['name']}],
+            dns=[UPSTREAM]))
+        result['docker'][10].update(
+            connect_s=connect_to_answer(sides['docker'][0], '127.0.0.11', 'c1',
+                                        lambda: docker.run('network', 'connect', 'n0', 'c1')),
+            dockerd_pss_mb=pss_mb([docker.proc.pid]))
+        # ours at 200 containers: memory only
+        more = [{'name': lab.name('q%d' % i), 'bridge': bridges[i % 4]['name'], 'dns': [UPSTREAM]} for i in range(200)]
+        lab.ok('container_net_topology', bridges=bridges, containers=more)
+        tree = process_tree(lab.resolver_pid())
+        result['ours'][200] = {'pss_mb': pss_mb(tree), 'processes': len(tree)}
     finally:
+        if docker is not None:
+            docker.close()
+        dlab.teardown()
         lab.teardown()
     bench.results['dns'] = result
     print('dns: ours %s; docker %s' % (result['ours'], result['docker']))
@@ -667,11 +673,12 @@ def write_results(bench, path, plot):
         ours, theirs = dns['ours'], dns['docker'][10]
         small, big = ours[10], ours[200]
         lines += ['', "## Names on user-defined networks: the collection's resolver against Docker 20.10's embedded DNS",
-                  '', 'Four networks, containers spread over them; %d sequential UDP A queries from inside a container '
-                  '(`bench/dnsq.py`), to the gateway (ours) and to 127.0.0.11 (Docker); upstream names go to a dnsmasq '
-                  'in the lab that both forward to. Connect: from the start of the run (`container_netns` with one more '
-                  'network; `docker network connect`) until a container on that network gets an answer for the name '
-                  '(polled every 5 ms).' % dns['queries'], '',
+                  '', 'Four networks, containers spread over them, both resolvers up at once; %d sequential UDP A '
+                  'queries per figure from inside a container (`bench/dnsq.py`), in %d rounds alternating between the '
+                  'two, to the gateway (ours) and to 127.0.0.11 (Docker); upstream names go to a dnsmasq in the lab '
+                  'that both forward to. Connect: from the start of the run (`container_netns` with one more network; '
+                  '`docker network connect`) until a container on that network gets an answer for the name (polled '
+                  'every 5 ms).' % (dns['queries'], dns.get('rounds', 1)), '',
                   '| | container name p50 / p99 µs | upstream name p50 / p99 µs | connect to answer s |',
                   '|---|---|---|---|',
                   '| collection (10 containers) | %.0f / %.0f | %.0f / %.0f | %.2f |' % (

@@ -29,6 +29,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
@@ -68,29 +69,64 @@ def _bound_socket(kind, address, port):
     return sock
 
 
-class _UDP(asyncio.DatagramProtocol):
-    def __init__(self, resolver):
-        self.resolver = resolver
-        self.transport = None
+class _UDP:
+    """One gateway's UDP socket, read by a thread of its own in blocking calls: a name the resolver
+    knows is answered there and then; only a name passed upstream goes to the event loop. Measured
+    here, the loop's selector, transport and task machinery cost 20-45 µs a query, more than the
+    answer itself (bench/RESULTS.md: the embedded DNS of Docker answers in about 80 µs)."""
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def __init__(self, resolver, sock):
+        self.resolver, self.sock = resolver, sock
+        self.loop = asyncio.get_running_loop()
+        self.closed = False
+        sock.setblocking(True)
+        self.thread = threading.Thread(target=self.serve, name='udp %s' % sock.getsockname()[0], daemon=True)
+        self.thread.start()
 
-    def datagram_received(self, data, addr):
-        # answered here and now when the resolver knows the answer: no task for the common case
-        answer = self.resolver.local(data, addr[0], dns.MAX_UDP)
-        if isinstance(answer, tuple):
-            self.resolver.spawn(self.resolver.forward(data, addr[0], answer, 'udp'), lambda t: self._reply(t, addr))
-        elif answer is not None and self.transport:
-            self.transport.sendto(answer, addr)
+    def serve(self):
+        while not self.closed:
+            try:
+                data, addr = self.sock.recvfrom(4096)
+            except OSError:  # shut down (close), or an ICMP error queued on the socket
+                continue
+            if self.closed:
+                break
+            try:
+                answer = self.resolver.local(data, addr[0], dns.MAX_UDP)
+            except Exception as e:  # pylint: disable=broad-except
+                self.resolver.log('query from %s failed: %r' % (addr[0], e))
+                continue
+            if isinstance(answer, tuple):
+                self.loop.call_soon_threadsafe(self._forward, data, addr, answer)
+            elif answer is not None:
+                self._send(answer, addr)
+
+    def _forward(self, data, addr, verdict):
+        self.resolver.spawn(self.resolver.forward(data, addr[0], verdict, 'udp'), lambda t: self._reply(t, addr))
+
+    def _send(self, answer, addr):
+        try:
+            self.sock.sendto(answer, addr)
+        except OSError:
+            pass  # a full buffer, a gone peer or a closed socket: the client asks again, as over any UDP
 
     def _reply(self, task, addr):
-        if task.cancelled():
+        if task.cancelled() or self.closed:
             return
         if task.exception() is not None:
             self.resolver.log('query from %s failed: %r' % (addr[0], task.exception()))
-        elif task.result() and self.transport:
-            self.transport.sendto(task.result(), addr)
+        elif task.result():
+            self._send(task.result(), addr)
+
+    def close(self):
+        """Wake the reader (shutdown interrupts a blocked recvfrom on Linux), then close."""
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(5)
+        self.sock.close()
 
 
 class Resolver:
@@ -104,34 +140,42 @@ class Resolver:
         self.host_upstreams = []
         self.listeners = {}  # gateway -> (udp transport, tcp server)
         self._bind_errors = {}
-        self._stamps = (None, None)
-        self._bad_stamps = None
+        self._state_path = self.registry.state_path
+        self._stamp = self._bad_stamp = self._upstream_stamp = False  # never a stamp: the first look reads
         self._tasks = set()
         self._forwarding = {}  # asker -> queries it has upstream now
+        self._forwarding_total = 0
         self._tcp_clients = 0
 
     # ---- following the registry ---------------------------------------------------------------
     def refresh(self):
-        """Reload the view when the registry or the host's resolv.conf changed (True). A registry that
-        cannot be read keeps the last good view."""
-        stamps = (_stamp(self.registry.state_path), _stamp(self.resolv_conf))
-        if stamps in (self._stamps, self._bad_stamps):
+        """Reload the view when the registry changed (True). A registry that cannot be read keeps
+        the last good view. Checked before every answer: one stat."""
+        stamp = _stamp(self._state_path)
+        if stamp in (self._stamp, self._bad_stamp):
             return False
         try:
             state = self.registry.read()
         except (RegistryError, OSError, ValueError) as e:
             self.log('registry not read, keeping the last view: %s' % e)
-            self._bad_stamps = stamps  # said once per version of the file, not per query
+            self._bad_stamp = stamp  # said once per version of the file, not per query
             return False
         state.pop('journal', None)
+        self.zone = dns.view(state)
+        self._stamp = stamp
+        return True
+
+    def refresh_upstreams(self):
+        """The host's name servers, again when its resolv.conf changed (checked before forwarding)."""
+        stamp = _stamp(self.resolv_conf)
+        if stamp == self._upstream_stamp:
+            return
         try:
             with open(self.resolv_conf) as f:
                 self.host_upstreams = dns.upstreams_from_resolv_conf(f.read())
         except (IOError, OSError):
             self.host_upstreams = []
-        self.zone = dns.view(state)
-        self._stamps = stamps
-        return True
+        self._upstream_stamp = stamp
 
     async def reconcile_listeners(self):
         wanted = set(self.zone['listen'].values())
@@ -139,7 +183,6 @@ class Resolver:
             udp, tcp = self.listeners.pop(gateway)
             udp.close()
             tcp.close()
-        loop = asyncio.get_running_loop()
         for gateway in sorted(wanted - set(self.listeners)):
             udp_sock = None
             try:
@@ -153,16 +196,14 @@ class Resolver:
                 self._bind_errors[gateway] = str(e)
                 continue
             self._bind_errors.pop(gateway, None)
-            udp = None
             try:
-                udp, dummy = await loop.create_datagram_endpoint(lambda: _UDP(self), sock=udp_sock)
                 tcp = await asyncio.start_server(self._tcp_client, sock=tcp_sock)
             except OSError as e:
                 self.log('cannot serve on %s:%d: %s (retrying)' % (gateway, self.port, e))
-                (udp or udp_sock).close()
+                udp_sock.close()
                 tcp_sock.close()
                 continue
-            self.listeners[gateway] = (udp, tcp)
+            self.listeners[gateway] = (_UDP(self, udp_sock), tcp)
 
     async def run(self):
         """Serve until cancelled. Listeners follow the view, whoever refreshed it (a query may have
@@ -221,16 +262,21 @@ class Resolver:
         if verdict[0] == 'answer':
             return dns.build_response(query, verdict[1], qtype, verdict[2], max_size)
         # One container cannot take every descriptor of the resolver with queries for slow names.
-        if self._forwarding.get(asker, 0) >= MAX_FORWARDS_PER_ASKER or sum(self._forwarding.values()) >= MAX_FORWARDS:
+        # (read from the UDP threads, changed on the loop's: plain reads of an int and one key)
+        if self._forwarding.get(asker, 0) >= MAX_FORWARDS_PER_ASKER or self._forwarding_total >= MAX_FORWARDS:
             return dns.build_response(query, dns.RCODE_SERVFAIL, qtype, [])
+        if not verdict[1]:
+            self.refresh_upstreams()
         return ('forward', verdict[1] or self.host_upstreams, qtype)
 
     async def forward(self, query, asker, verdict, proto):
         dummy, servers, qtype = verdict
         self._forwarding[asker] = self._forwarding.get(asker, 0) + 1
+        self._forwarding_total += 1
         try:
             return await self._forward(query, servers, proto, qtype)
         finally:
+            self._forwarding_total -= 1
             self._forwarding[asker] -= 1
             if not self._forwarding[asker]:
                 del self._forwarding[asker]
