@@ -22,6 +22,7 @@ import sys
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils import _dns_server as dns_server
+from ansible_collections.seed.container_net.plugins.module_utils import _dns_supervisor as dns_supervisor
 from ansible_collections.seed.container_net.plugins.module_utils import _firewalld_watch as firewalld_watch
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
@@ -260,7 +261,8 @@ def main(argv=None):
             restore = argparse.Namespace(registry_dir=args.registry_dir, etc_dir=args.etc_dir, command='restore', json=False)
             return firewalld_watch.watch(lambda: _converge(restore), Registry(args.registry_dir).state_path)
         if args.command == 'dns':
-            return dns_server.serve(args.registry_dir, args.port, args.resolv_conf, args.pidfile)
+            serve = dns_supervisor.serve_recorded if args.pidfile else dns_server.serve
+            return serve(args.registry_dir, args.port, args.resolv_conf)
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)

@@ -20,7 +20,7 @@ import traceback
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
-from ansible_collections.seed.container_net.plugins.module_utils import _dns_server as dns_server
+from ansible_collections.seed.container_net.plugins.module_utils import _dns_supervisor as dns_supervisor
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
@@ -146,7 +146,7 @@ class Manager:
             self.update(new)  # validates everything before anything is touched
 
             steps = self.kernel_plan(old, new) + bridges.sysctl_steps(old, new, self.module.run_command, Step)
-            steps += dns_server.steps(new, registry.path, Step, self.module.run_command)
+            steps += dns_supervisor.steps(new, registry.path, Step, self.module.run_command)
             actual_rules = self.firewall.actual()
             desired = rules.render(new)
             desired_rules, desired_sets = desired.rendered(), desired.sets
