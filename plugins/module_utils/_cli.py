@@ -21,7 +21,6 @@ import subprocess
 import sys
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
-from ansible_collections.seed.container_net.plugins.module_utils import _dns_server as dns_server
 from ansible_collections.seed.container_net.plugins.module_utils import _dns_supervisor as dns_supervisor
 from ansible_collections.seed.container_net.plugins.module_utils import _firewalld_watch as firewalld_watch
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
@@ -242,7 +241,7 @@ def parser():
                                    "aliases of the networks a container is on, the rest forwarded upstream); it "
                                    "follows the registry by itself")
     d.add_argument('--port', type=int, default=53, help='port on each gateway (default %(default)s)')
-    d.add_argument('--resolv-conf', default='/etc/resolv.conf', help="the host's upstream servers (default %(default)s)")
+    d.add_argument('--resolv-conf', default=files.HOST_RESOLV_CONF, help="the host's upstream servers (default %(default)s)")
     d.add_argument('--pidfile', action='store_true', help="record itself as the registry's resolver (resolver.pid "
                                                           "in the registry; runs start and stop it so)")
     return p
@@ -261,8 +260,7 @@ def main(argv=None):
             restore = argparse.Namespace(registry_dir=args.registry_dir, etc_dir=args.etc_dir, command='restore', json=False)
             return firewalld_watch.watch(lambda: _converge(restore), Registry(args.registry_dir).state_path)
         if args.command == 'dns':
-            serve = dns_supervisor.serve_recorded if args.pidfile else dns_server.serve
-            return serve(args.registry_dir, args.port, args.resolv_conf)
+            return dns_supervisor.serve(args.registry_dir, args.port, args.resolv_conf, recorded=args.pidfile)
         state = read_state(args.registry_dir)
         if args.command == 'ps':
             rows = ps_rows(state)

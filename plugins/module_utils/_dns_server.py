@@ -354,10 +354,10 @@ class Resolver:
             writer.close()
 
 
-def serve(registry_dir, port=53, resolv_conf=HOST_RESOLV_CONF):
+def serve(registry_dir, port=53, resolv_conf=None):
     """Run the resolver in this process until SIGTERM or SIGINT; exit status 0."""
     async def main():
-        task = asyncio.ensure_future(Resolver(registry_dir, port, resolv_conf).run())
+        task = asyncio.ensure_future(Resolver(registry_dir, port, resolv_conf or HOST_RESOLV_CONF).run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)

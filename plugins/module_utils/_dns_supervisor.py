@@ -23,7 +23,6 @@ import socket
 import sys
 import time
 
-from ansible_collections.seed.container_net.plugins.module_utils import _dns_server as server
 
 PIDFILE = 'resolver.pid'
 CLI_PATHS = ('/usr/local/sbin/container-net', '/usr/sbin/container-net')
@@ -207,7 +206,7 @@ def _supervise(registry_dir):
                 os._exit(0)
             code = 1
             try:
-                code = server.serve(registry_dir)
+                code = _server().serve(registry_dir)
             finally:
                 os._exit(code)
         child['pid'] = pid
@@ -309,11 +308,20 @@ def steps(new, registry_dir, step, run_command=None):
     return []
 
 
-def serve_recorded(registry_dir, port=53, resolv_conf=server.HOST_RESOLV_CONF):
-    """The resolver in this process, recorded as the registry's while it runs (`container-net dns
-    --pidfile`, what the transient unit runs)."""
+def _server():
+    """The resolver's code, imported only where it runs: it needs asyncio, which would cost every
+    module run and `container-net restore` 20 ms."""
+    from ansible_collections.seed.container_net.plugins.module_utils import _dns_server  # pylint: disable=import-outside-toplevel
+    return _dns_server
+
+
+def serve(registry_dir, port=53, resolv_conf=None, recorded=False):
+    """The resolver in this process until SIGTERM; `recorded`: as the registry's, in its pidfile while
+    it runs (`container-net dns --pidfile`, what the transient unit runs)."""
+    if not recorded:
+        return _server().serve(registry_dir, port, resolv_conf)
     _write_pidfile(registry_dir)
     try:
-        return server.serve(registry_dir, port, resolv_conf)
+        return _server().serve(registry_dir, port, resolv_conf)
     finally:
         _remove_pidfile(registry_dir)
