@@ -26,16 +26,37 @@ options:
         C(/etc/netns/NAME) over C(/etc), so change it only when another runtime reads them.
     type: path
     default: /etc/netns
+  firewall_backend:
+    description:
+      - Where the host's rules live. C(iptables) - chains named C(CNET-*) in the iptables tables,
+        reached by one jump per built-in chain, links beyond 32 port pairs in ipsets.
+        C(nftables) - one owned table C(inet container_net), rewritten whole in one C(nft -f)
+        transaction; links in one set; no ipset.
+      - C(auto) keeps the backend the registry recorded for the host, so that every module on a host
+        agrees. A host without one gets C(nftables) where C(nft) >= 1.0 is installed and iptables
+        is not the legacy variant; else C(iptables).
+      - An nftables accept ends only its own table's chain. Where iptables is installed, the
+        C(nftables) backend therefore keeps one tagged jump in iptables' C(FORWARD) chain to
+        C(CNET-FORWARD), which accepts the bridges' traffic the table has already judged (its drops
+        are final), so that a C(DROP) policy there (Docker's) does not drop it.
+      - Naming the other backend switches the host in this run - the new backend's rules are
+        written first, then the old backend's are removed - and records it.
+      - Set it once for a play with C(module_defaults) and the action group
+        C(seed.container_net.container_net).
+    type: str
+    choices: [auto, iptables, nftables]
+    default: auto
 requirements:
   - python >= 3.9
   - pyroute2 >= 0.9
   - netaddr
-  - iptables (nf_tables or legacy backend) on the managed host
+  - iptables (nf_tables or legacy variant) or nft >= 1.0 on the managed host
 notes:
-  - Rules live in the chains the collection owns (C(CNET-*)), each tagged with
+  - With iptables, rules live in the chains the collection owns (C(CNET-*)), each tagged with
     C(-m comment --comment "cnet:KIND:NAME"), reached through one jump per built-in chain and
-    written with one C(iptables-restore --noflush) transaction per table. Rules of the user and
-    of other tools are never rewritten.
+    written with one C(iptables-restore --noflush) transaction per table. With nftables they live
+    in the table C(inet container_net) alone. Rules of the user and of other tools are never
+    rewritten.
 '''
 
     ATTRIBUTES = r'''

@@ -249,6 +249,9 @@ class Firewall:
     def existing_tables(self):
         return set(self.saved())
 
+    def has_nft(self):
+        return bool(self._bin('nft'))
+
     def apply(self, payloads):
         for table in sorted(payloads):
             rc, out, err = self._run(['iptables-restore', '--noflush', '--wait'], data=payloads[table],

@@ -22,8 +22,9 @@ from ansible_collections.seed.container_net.plugins.module_utils import _contain
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils import _dns_supervisor as dns_supervisor
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
+from ansible_collections.seed.container_net.plugins.module_utils import _firewall_plan as firewall_plan
+from ansible_collections.seed.container_net.plugins.module_utils import _nft as nft
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
-from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._errors import KernelError, ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import HAS_NETADDR, NETADDR_IMPORT_ERROR
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
@@ -34,6 +35,7 @@ from ansible_collections.seed.container_net.plugins.module_utils._registry impor
 COMMON_ARGS = dict(
     registry_dir=dict(type='path', default=DEFAULT_REGISTRY_DIR),
     netns_etc_dir=dict(type='path', default=files.DEFAULT_ETC_DIR),
+    firewall_backend=dict(type='str', default='auto', choices=list(firewall_plan.CHOICES)),
 )
 
 
@@ -116,14 +118,14 @@ class Manager:
             self.module.fail_json(msg='%s; the steps before it were applied and the registry records the run as '
                                   'unfinished: correct the cause and run again (the next run, or container-net '
                                   'restore, completes it or removes what is no longer wanted)' % e)
-        except (firewall.FirewallError, OSError, IOError) as e:
+        except (firewall.FirewallError, nft.NftError, OSError, IOError) as e:
             self.module.fail_json(msg='%s: %s' % (type(e).__name__, e), exception=traceback.format_exc())
         self.module.exit_json(**result)
 
     def _check_paths(self):
         """Both directories are the host's, not the module's working directory (a relative registry
         there would be a fresh, empty one whose rules replace the real registry's)."""
-        for field in sorted(COMMON_ARGS):
+        for field in ('netns_etc_dir', 'registry_dir'):
             path = self.params.get(field)
             if path is None:
                 continue
@@ -137,7 +139,6 @@ class Manager:
         registry = Registry(self.params['registry_dir'], create=not (self.check_mode or self.read_only))
         with registry, Netlink() as netlink:
             self.netlink = netlink
-            self.firewall = firewall.Firewall(self.module.run_command, self.module.get_bin_path)
             recorded = registry.loaded
             # `old` is what may be on the host: after an unfinished run also what it was removing
             old = with_journal(registry.journal, recorded)
@@ -147,50 +148,40 @@ class Manager:
 
             steps = self.kernel_plan(old, new) + bridges.sysctl_steps(old, new, self.module.run_command, Step)
             steps += dns_supervisor.steps(new, registry.path, Step, self.module.run_command)
-            actual_rules = self.firewall.actual()
-            desired = rules.render(new)
-            desired_rules, desired_sets = desired.rendered(), desired.sets
-            payloads = firewall.plan(actual_rules, desired_rules)
-            actual_sets = self.firewall.actual_sets(needed=sorted(desired_sets))
-            set_payload, unused_sets = firewall.plan_sets(actual_sets, desired_sets)
+            journal_backend = (registry.journal or {}).get('firewall', {}).get('backend')
+            fw = self.firewall = firewall_plan.plan(
+                self.params.get('firewall_backend'), old, new, (recorded['firewall'].get('backend'), journal_backend),
+                firewall_plan.Host(self.module.run_command, self.module.get_bin_path))
             file_plan = files.plan(old, new, self.params['netns_etc_dir'], registry.path)
-            self._track_tables(new, payloads)
 
-            changed = bool(steps or payloads or set_payload or unused_sets or file_plan.changes or new != old
-                           or registry.journal is not None)
-            firewall_changed = bool(payloads or set_payload or unused_sets)
-
-            def rule_diff():  # sorting 10,000 link set members is only worth it when shown
-                return firewall.rule_diff(actual_rules, desired_rules, actual_sets, desired_sets)
+            changed = bool(steps or fw.changed or file_plan.changes or new != old or registry.journal is not None)
             if self.read_only:
                 return dict(changed=False, drift={
                     'kernel': [str(s) for s in steps],
-                    'firewall_tables': sorted(payloads) + (['ipset'] if set_payload or unused_sets else []),
-                    'firewall': dict(zip(('actual', 'expected'), rule_diff())) if firewall_changed else {},
+                    'firewall_backend': new['firewall']['backend'],
+                    'firewall_tables': fw.drift(),
+                    'firewall': dict(zip(('actual', 'expected'), fw.diff())) if fw.changed else {},
                     'files': file_plan.changes,
                     'unfinished_run': registry.journal is not None,
                     'in_sync': not changed,
                 }, **self.facts(new))
+            if self.check_mode and fw.changed:
+                fw.check()
             if changed and not self.check_mode:
                 registry.begin(new, old)
                 for step in steps:
                     step.apply()
                 file_plan.apply()
-                self.firewall.apply_sets(set_payload)  # members first: the rules that use them follow
-                self.firewall.apply(payloads)
-                self.firewall.destroy_sets(unused_sets)
-                self.firewall.flush_udp_conntrack(firewall.udp_dnat_ports(actual_rules, desired_rules))
-                self._drop_tables(new, desired_rules)
+                fw.apply()
                 registry.write(new)
 
             result = dict(changed=changed, **self.facts(new))
             if self.module._diff:
-                before_rules, after_rules = rule_diff()
+                before_rules, after_rules = fw.diff()
                 result['diff'] = [
                     {'before_header': '%s (registry)' % self.kind, 'after_header': '%s (registry)' % self.kind,
                      'before': self.view(old), 'after': self.view(new)},
-                    {'before_header': 'iptables (owned chains, link sets)',
-                     'after_header': 'iptables (owned chains, link sets)',
+                    {'before_header': fw.header, 'after_header': fw.header,
                      'before': before_rules, 'after': after_rules},
                     {'before_header': 'kernel', 'after_header': 'kernel (planned steps)',
                      'before': '', 'after': ''.join('%s\n' % s for s in steps)},
@@ -200,22 +191,3 @@ class Manager:
                      'before': dns.render_names(old), 'after': dns.render_names(new)},
                 ]
             return result
-
-    def _track_tables(self, state, payloads):
-        """Remember tables the collection creates, so that it can remove them again when empty."""
-        created = state['firewall']['created_tables']
-        existing = self.firewall.existing_tables()
-        for table in payloads:
-            if table not in existing and table not in created:
-                created.append(table)
-        created.sort()
-
-    def _drop_tables(self, state, desired_rules):
-        created = state['firewall']['created_tables']
-        unused = [t for t in created if t not in desired_rules]
-        if unused and self.module.get_bin_path('nft'):
-            for table in self.firewall.drop_empty_tables(unused):
-                created.remove(table)
-        elif unused:
-            for table in unused:  # iptables-legacy keeps its tables: nothing left to remove
-                created.remove(table)

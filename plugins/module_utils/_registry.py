@@ -25,7 +25,7 @@ STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
 # Every temporary file we write starts so: one left by a killed run is ours to remove.
 TMP_PREFIX = '.cnet-'
-EMPTY_STATE = {'version': 2, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
+EMPTY_STATE = {'version': 3, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
                'firewall': {'created_tables': []}}
 
 
@@ -157,7 +157,21 @@ MIGRATIONS = {
     # 2 adds the optional `journal` of an unfinished run; a format-1 document has none. Format 1
     # readers would ignore a journal and orphan what it names, so they must refuse a 2.
     1: lambda state: dict(state, version=2),
+    # 3 records the firewall backend (`firewall.backend`). Rules written before it are iptables';
+    # a format-2 reader would ignore an nftables record and write iptables rules beside the table.
+    2: lambda state: _record_backend(dict(state, version=3), 'iptables'),
 }
+
+
+def _record_backend(state, backend):
+    if state.get('bridges'):
+        record = {'created_tables': []}
+        record.update(state.get('firewall') or {})
+        record['backend'] = backend
+        state['firewall'] = record
+    return state
+
+
 VERSION = EMPTY_STATE['version']
 
 

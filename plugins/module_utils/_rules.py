@@ -93,6 +93,19 @@ def render(state):
     return rs
 
 
+def render_pass(state):
+    """Under the nftables backend, where iptables is installed: its FORWARD chain accepts the owned
+    bridges' traffic. An nft accept ends only its own table's chain, so without this a DROP policy
+    there (Docker sets one) would drop what the table allowed. Every packet to or from an owned
+    bridge is also judged by the table, whose drops are final whichever hook runs first, so this
+    opens nothing the table blocks."""
+    rs = Ruleset()
+    for name in sorted(state['bridges']):
+        for flag in ('-i', '-o'):
+            rs.add('filter', 'CNET-FORWARD', '%s %s -j ACCEPT' % (flag, name), 'nft-pass:' + name)
+    return rs
+
+
 def link_rules(key, bridge, receiver_ip, source_ip, ports):
     """One link's Docker rule pair per port, as spelled in CNET-LINKS (without the owner's tag)."""
     return [spell(row) for row in policy.link_pair_rows(key, bridge, receiver_ip, source_ip, ports)]

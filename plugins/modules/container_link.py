@@ -88,7 +88,9 @@ link:
       type: dict
       returned: success
     rules:
-      description: The ACCEPT rules in force for the link (only when the bridge has C(icc=false) and matches its links by rules).
+      description:
+        - The ACCEPT rules in force for the link (only when the bridge has C(icc=false) and, with the iptables
+          backend, matches its links by rules).
       type: list
       elements: str
       returned: success
@@ -96,6 +98,8 @@ link:
       description:
         - The link's members (C(SOURCE_IP,PROTO:PORT,RECEIVER_IP)) of the bridge's ipset, when the bridge has
           C(icc=false) and the host more than 32 linked port pairs in all.
+        - With the nftables backend, its elements of the table's C(links) set whenever the bridge has
+          C(icc=false) (C("BRIDGE" . RECEIVER_IP . SOURCE_IP . PROTO . PORT)).
       type: list
       elements: str
       returned: success
@@ -120,6 +124,7 @@ link:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _nft as nft
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, common_args
 
@@ -152,18 +157,20 @@ class LinkManager(Manager):
             return {'link': {}}
         prefix = links.env_prefix(link['alias']) + '_ENV_'
         use_set, per_bridge = rules.link_matching(state)
+        nftables = state['firewall'].get('backend') == 'nftables'  # one set, whatever the number
         in_force = resolved['bridge'] in per_bridge  # the bridge has icc off
         r_ip, s_ip = resolved['receiver_ip'], resolved['source_ip']
-        exposed = state['containers'][link['source']]['exposed_ports']
+        exposed = links.expand_ports(state['containers'][link['source']]['exposed_ports'])
+        member = (lambda p: nft.link_element(resolved['bridge'], r_ip, s_ip, p)) if nftables \
+            else (lambda p: links.set_entry(r_ip, s_ip, p))
         return {'link': {
             'receiver': link['receiver'], 'source': link['source'], 'alias': link['alias'],
             'bridge': resolved['bridge'],
             'hosts_line': resolved['hosts_line'],
             'env': dict((k, MASKED if k.startswith(prefix) else v) for k, v in resolved['env']),
-            'rules': rules.link_rules(self.key, resolved['bridge'], r_ip, s_ip, links.expand_ports(exposed))
-            if in_force and not use_set else [],
-            'set_members': [links.set_entry(r_ip, s_ip, p) for p in links.expand_ports(exposed)]
-            if in_force and use_set else [],
+            'rules': rules.link_rules(self.key, resolved['bridge'], r_ip, s_ip, exposed)
+            if in_force and not (use_set or nftables) else [],
+            'set_members': [member(p) for p in exposed] if in_force and (use_set or nftables) else [],
         }}
 
     def view(self, state):

@@ -82,8 +82,14 @@ drift:
   contains:
     in_sync: {description: Nothing drifted., type: bool, returned: always}
     kernel: {description: Kernel steps a run would take., type: list, elements: str, returned: always}
+    firewall_backend:
+      description: The backend the host's rules live in (C(iptables) or C(nftables)), as a run would choose it.
+      type: str
+      returned: always
     firewall_tables:
-      description: Tables whose owned chains differ from the registry; C(ipset) when the owned link sets differ.
+      description:
+        - Tables whose owned chains differ from the registry; C(ipset) when the owned link sets differ.
+        - With nftables, C(inet container_net) when the owned table is missing or not as last written.
       type: list
       elements: str
       returned: always

@@ -23,6 +23,9 @@ ETC_NETNS = '/etc/netns'
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'probe.py')
 PYTHON = '/usr/bin/python3'  # the system one: no venv to start, the same in every namespace
 _counter = itertools.count()
+# The whole integration suite runs once per firewall backend (tests/run sets it): every module call,
+# role and play of a lab names it, so nothing depends on what `auto` would pick on this machine.
+BACKEND = os.environ.get('CNET_FIREWALL_BACKEND', 'iptables')
 
 
 def sh(cmd, check=True, timeout=60, **kw):
@@ -61,6 +64,7 @@ class Lab:
         """Run one module for real inside the lab, as Ansible does with an args file
         (`private_mounts`: under `ip netns exec`, which gives it a mount namespace of its own)."""
         args.setdefault('registry_dir', self.registry)
+        args.setdefault('firewall_backend', BACKEND)
         args['_ansible_check_mode'] = check_mode
         args['_ansible_diff'] = diff
         with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as f:
@@ -97,14 +101,15 @@ class Lab:
         try:
             path = os.path.join(d, 'play.yml')
             with open(path, 'w') as f:
-                f.write(text)
+                f.write(with_backend(text))
             env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=self.collections_path,
                        ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_NOCOLOR='1',
                        ANSIBLE_STDOUT_CALLBACK='default', ANSIBLE_RETRY_FILES_ENABLED='0')
             cmd = ['nsenter', '--net=/run/netns/%s' % self.ns,
                    os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
                    '-c', 'local', '-e', 'ansible_python_interpreter=%s' % sys.executable,
-                   '-e', json.dumps(dict(extra_vars or {}, registry_dir=self.registry)), path]
+                   '-e', json.dumps(dict(extra_vars or {}, registry_dir=self.registry,
+                                         container_net_firewall_backend=BACKEND)), path]
             out = sh(cmd, check=False, env=env, timeout=600)
         finally:
             shutil.rmtree(d)
@@ -134,7 +139,9 @@ class Lab:
                    ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='default', ANSIBLE_RETRY_FILES_ENABLED='0')
         cmd = ['nsenter', '--net=/run/netns/%s' % self.ns,
                os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
-               '-i', os.path.join(ROOT, inventory), '-e', json.dumps(extra_vars), os.path.join(ROOT, playbook)]
+               '-i', os.path.join(ROOT, inventory), '-e', json.dumps(dict({'container_net_firewall_backend': BACKEND},
+                                                                          **extra_vars)),
+               os.path.join(ROOT, playbook)]
         out = sh(cmd, check=False, env=env, timeout=900)
         if check and out.returncode != 0:
             raise AssertionError('playbook failed:\n%s\n%s' % (out.stdout, out.stderr))
@@ -210,6 +217,7 @@ class Lab:
             'routes': settled(self.sh('ip route; ip -6 route').stdout),
             'iptables': iptables_save(self),
             'ipsets': self.sh('ipset save').stdout,
+            'nft': nft_tables(self),
             'netns': sorted(n for n in os.listdir('/run/netns') if n.startswith(self.id)),
             'files': files,
         }
@@ -240,6 +248,13 @@ class Lab:
                     shutil.rmtree(os.path.join(ETC_NETNS, n), ignore_errors=True)
 
 
+def with_backend(playbook):
+    """Each play of a test's playbook with the suite's backend for every module of the collection
+    (through the action group, as a user's play would set it)."""
+    return re.sub(r'^(- hosts: .*)$', r'\1\n  module_defaults:\n    group/seed.container_net.container_net:\n'
+                  r'      firewall_backend: %s' % BACKEND, playbook, flags=re.M)
+
+
 def settled(text):
     """Mask what the kernel derives by itself: operstate and carrier (a bridge reports carrier
     before its first port and not after its last), IPv6 link-local autoconf (added when carrier
@@ -256,6 +271,39 @@ def iptables_save(lab):
     """iptables-save without its timestamp comments."""
     text = lab.sh('iptables-save').stdout
     return '\n'.join(line for line in text.splitlines() if not line.startswith('#'))
+
+
+IPTABLES_TABLES = re.compile(r'^table (ip|ip6) (filter|nat|raw|mangle|security) \{')
+
+
+def nft_tables(lab):
+    """Every nft table but iptables-nft's own (iptables-save shows those, in an order that does not
+    depend on when a chain was made), per table and without counters (a rewrite re-creates the
+    owned table, which moves it in the listing)."""
+    tables = (t.strip() for t in re.split(r'\n(?=table )', lab.sh('nft -s list ruleset').stdout))
+    return sorted(t for t in tables if t and not IPTABLES_TABLES.match(t))
+
+
+def owned_rules(lab):
+    """The collection's rules as the suite's backend holds them: owned iptables lines, or the owned table."""
+    if BACKEND == 'nftables':
+        return lab.sh('nft list table inet container_net', check=False).stdout
+    return '\n'.join(line for line in iptables_save(lab).splitlines() if 'CNET-' in line or 'cnet:' in line)
+
+
+def link_elements(lab):
+    """The nftables backend's link set: {(bridge, receiver ip, source ip, proto, port)}."""
+    listing = json.loads(lab.sh('nft -j list set inet container_net links').stdout)['nftables']
+    elems = [item['set'].get('elem', []) for item in listing if 'set' in item][0]
+    return set(tuple(e['concat']) for e in elems)
+
+
+def break_rules(lab, iptables_cmd, nft_chain):
+    """What a firewall reload or a hand edit does to the suite's backend: flush some owned rules."""
+    if BACKEND == 'nftables':
+        lab.sh('nft flush chain inet container_net %s' % nft_chain)
+    else:
+        lab.sh(iptables_cmd)
 
 
 def exited(pid):

@@ -3,12 +3,15 @@
     probe.py serve [--tcp PORT]... [--udp PORT]... [--reply TEXT] [--record FILE] [--bind ADDR]
     probe.py tcp HOST PORT [--data TEXT] [--connect-timeout S]
     probe.py udp HOST PORT [--data TEXT] [--timeout S]
+    probe.py watch --ready FILE --until FILE HOST:PORT...
 
 A server answers every TCP connection and every UDP datagram with TEXT ('{peer}' becomes the
 client's address) and, with --record, appends each request's data and peer to FILE. A TCP
 connection gets its answer the moment it is accepted and is closed only after the client's EOF,
 so no answer is ever lost to a reset or a grace timer (socat's SYSTEM fork gives its child 0.5 s).
 Clients print the answer and exit 0, or exit 1 when nothing answered (refused, dropped, timeout).
+`watch` tries a TCP connection to every target at once, round after round (0.1 s each), until FILE
+exists; it creates --ready after its first round and prints {target: [connected, tries]} as JSON.
 """
 
 import argparse
@@ -120,6 +123,43 @@ def udp(args):
     return 1
 
 
+def watch(args):
+    """Connection attempts through a change (a backend switch): how many rounds each target answered."""
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    targets = [(t.rsplit(':', 1)[0], int(t.rsplit(':', 1)[1])) for t in args.targets]
+    counts = dict(('%s:%d' % t, [0, 0]) for t in targets)
+    while True:
+        stop = os.path.exists(args.until)  # decided before the round: the last round starts after the change
+        pending = {}
+        for target in targets:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex(target)
+            pending[s.fileno()] = (target, s)
+        poller = select.poll()
+        for fd in pending:
+            poller.register(fd, select.POLLOUT)
+        deadline = time.monotonic() + 0.1
+        done = set()
+        while len(done) < len(pending) and time.monotonic() < deadline:
+            for fd, dummy in poller.poll(max(1, int((deadline - time.monotonic()) * 1000))):
+                if fd not in done:
+                    done.add(fd)
+                    poller.unregister(fd)
+                    target, s = pending[fd]
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        counts['%s:%d' % target][0] += 1
+        for target, s in pending.values():
+            counts['%s:%d' % target][1] += 1
+            s.close()
+        if not os.path.exists(args.ready):
+            open(args.ready, 'w').close()
+        if stop:
+            print(json.dumps(counts))
+            return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest='cmd', required=True)
@@ -137,7 +177,13 @@ def main():
         p.add_argument('--connect-timeout', type=float, default=2)
         p.add_argument('--timeout', type=float, default=5 if name == 'tcp' else 2)
         p.add_argument('--source-port', type=int, default=0)
+    p = sub.add_parser('watch')
+    p.add_argument('--ready', required=True)
+    p.add_argument('--until', required=True)
+    p.add_argument('targets', nargs='+')
     args = parser.parse_args()
+    if args.cmd == 'watch':
+        return watch(args)
     if args.cmd == 'serve':
         args.reply = args.reply.encode('utf-8').decode('unicode_escape')
         serve(args)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from labhost import ROOT, iptables_save, tcp_request, udp_request
+from labhost import BACKEND, ROOT, iptables_save, link_elements, owned_rules, tcp_request, udp_request
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'unit'))
 import oracle  # noqa: E402  pylint: disable=wrong-import-position
@@ -58,14 +58,20 @@ def test_env_hosts_and_rules_match_the_docker_oracle(lab):
     expected_hosts.append('%s\t%s' % (web_ip, me['hostname']))
     assert lab.in_ns(web, 'cat /etc/hosts').stdout.splitlines() == expected_hosts
     # rules: the oracle's six ACCEPT lines, in our chain, tagged, addresses and bridge replaced
-    saved = iptables_save(lab).splitlines()
-    ours = sorted(line.replace(' -m comment --comment "cnet:link:%s/my-db"' % web, '')[len('-A CNET-LINKS '):]
-                  for line in saved if line.startswith('-A CNET-LINKS '))
     docker = sorted(line[len('-A DOCKER '):].replace('172.17.0.3', web_ip).replace('172.17.0.2', db_ip)
                     .replace('docker0', br)
                     for line in oracle.block_after('$ ip netns exec labdocker iptables-save', stop=('COMMIT',))
                     if line.startswith('-A DOCKER -s 172.17.0.'))
-    assert ours == docker and len(ours) == 6
+    if BACKEND == 'nftables':
+        # the same three request/reply pairs, as the link set's elements (one per request rule)
+        requests = [line.split() for line in docker if ' --dport ' in line]
+        assert link_elements(lab) == set((br, w[1][:-3], w[3][:-3], w[9], int(w[13])) for w in requests)
+        assert len(requests) == 3
+    else:
+        saved = iptables_save(lab).splitlines()
+        ours = sorted(line.replace(' -m comment --comment "cnet:link:%s/my-db"' % web, '')[len('-A CNET-LINKS '):]
+                      for line in saved if line.startswith('-A CNET-LINKS '))
+        assert ours == docker and len(ours) == 6
     # the source's own hosts file is unchanged by the link
     assert lab.in_ns(lab.name('db'), 'cat /etc/hosts').stdout.splitlines()[-1] == '%s\tdbhost' % db_ip
     # the returned env masks the source's env values (they may be secrets)
@@ -143,7 +149,7 @@ def test_source_readdressed_updates_env_hosts_and_rules(lab):
     assert moved['changed'] and moved['container']['ip'] == '10.85.0.200'
     assert exec_env(lab, web)['DB_PORT_5432_TCP_ADDR'] == '10.85.0.200'
     assert '10.85.0.200\tdb dbhost %s' % db in lab.in_ns(web, 'cat /etc/hosts').stdout
-    assert '-d 10.85.0.200/32' in iptables_save(lab)
+    assert '10.85.0.200' in owned_rules(lab)
     lab.echo(db, 'moved\n', tcp=[5432])
     assert tcp_request(lab, web, 'db', 5432) == 'moved\n'
     again = link(lab, alias='db')
@@ -160,8 +166,9 @@ def test_second_run_check_mode_and_absent(lab):
     assert link(lab)['changed'] is False
     assert lab.snapshot() == linked
     diff = link(lab, state='absent', check_mode=True, diff=True)
-    rules = [d for d in diff['diff'] if d['before_header'].startswith('iptables')][0]
-    assert '--dport 5432' in rules['before'] and '--dport 5432' not in rules['after']
+    rules = [d for d in diff['diff'] if d['before_header'].startswith(BACKEND)][0]
+    needle = 'tcp . 5432' if BACKEND == 'nftables' else '--dport 5432'
+    assert needle in rules['before'] and needle not in rules['after']
     assert lab.snapshot() == linked
     assert link(lab, state='absent')['changed'] is True
     assert lab.snapshot() == before
@@ -211,6 +218,7 @@ def link_set(lab):
     return sets
 
 
+@pytest.mark.skipif(BACKEND == 'nftables', reason="the rule budget and ipsets are the iptables backend's")
 def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
     # 40 consecutive TCP ports and 53/udp: 41 port pairs, more than the 32 kept as Docker's rules
     br = setup_pair(lab, icc=False, db_ports=('7000-7039/tcp', '53/udp'))
@@ -256,3 +264,39 @@ def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
     assert name not in link_set(lab) and 'CNET-LINKS -i' not in iptables_save(lab)
     assert tcp_request(lab, web, db_ip, 7039) is None
     assert lab.sh('ipset save %suser' % lab.id).stdout == user_set
+
+
+@pytest.mark.skipif(BACKEND != 'nftables', reason="the nftables backend's link set")
+def test_nftables_matches_every_link_by_one_set_and_a_flush_is_drift_repaired(lab):
+    br = setup_pair(lab, icc=False, db_ports=('7000-7039/tcp', '53/udp'))
+    db, web, other = lab.name('db'), lab.name('web'), lab.name('other')
+    result = link(lab, alias='db')
+    assert result['changed'] and result['link']['rules'] == [] and len(result['link']['set_members']) == 41
+    db_ip = lab.ok('container_netns', name=db, bridge=br, hostname='dbhost', exposed_ports=['7000-7039/tcp', '53/udp'],
+                   env=LABDB_ENV)['container']['ip']
+    web_ip = lab.ok('container_netns', name=web, bridge=br)['container']['ip']
+    assert link_elements(lab) == set([(br, web_ip, db_ip, 'tcp', p) for p in range(7000, 7040)] +
+                                     [(br, web_ip, db_ip, 'udp', 53)])
+    assert ipset_names(lab) == []  # no ipset with nftables
+    lab.echo(db, 'last-port\n', tcp=[7039])
+    lab.echo(db, 'dns-ok\n', udp=[53])
+    lab.echo(db, 'not-exposed\n', tcp=[9999])
+    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
+    assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
+    assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed
+    assert tcp_request(lab, other, db_ip, 7039) is None  # not linked
+    settled_state = lab.snapshot()
+    assert link(lab, alias='db')['changed'] is False and lab.snapshot() == settled_state
+    lab.sh('nft flush set inet container_net links')  # behind the collection's back
+    assert tcp_request(lab, web, db_ip, 7039) is None
+    assert lab.ok('container_net_info')['drift']['firewall_tables'] == ['inet container_net']
+    assert link(lab, alias='db')['changed'] is True
+    assert link_elements(lab) == set([(br, web_ip, db_ip, 'tcp', p) for p in range(7000, 7040)] +
+                                     [(br, web_ip, db_ip, 'udp', 53)])
+    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
+    assert link(lab, alias='db', state='absent')['changed']
+    assert link_elements(lab) == set() and tcp_request(lab, web, db_ip, 7039) is None
+
+
+def ipset_names(lab):
+    return [n for n in lab.sh('ipset list -n', check=False).stdout.split() if n.startswith('CNET-')]

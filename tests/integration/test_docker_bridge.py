@@ -2,7 +2,7 @@
 
 import pytest
 
-from labhost import can_ping, iptables_save, sh, tcp_request
+from labhost import BACKEND, break_rules, can_ping, iptables_save, owned_rules, sh, tcp_request
 
 UPSTREAM_LAB = '10.250.0.1/24'
 UPSTREAM_PEER = '10.250.0.2/24'
@@ -29,6 +29,20 @@ COMMIT
 *mangle
 -A POSTROUTING -p udp -m udp --dport 68 -j ACCEPT
 COMMIT
+"""
+
+# A table of the user's (or firewalld's, or Docker 29's): never touched, by either backend.
+FOREIGN_TABLE = """table inet userfw {
+    set blocked {
+        type ipv4_addr
+        elements = { 192.0.2.9 }
+    }
+
+    chain input {
+        type filter hook input priority filter; policy accept;
+        ip saddr @blocked drop
+    }
+}
 """
 
 
@@ -101,17 +115,23 @@ def test_check_mode_predicts_and_changes_nothing(lab):
 def test_diff_mode_shows_rules_that_would_change(lab):
     assert bridge(lab)['changed']
     result = bridge(lab, diff=True, check_mode=True, icc=False)
-    rules = [d for d in result['diff'] if d.get('before_header', '').startswith('iptables')][0]
+    rules = [d for d in result['diff'] if d.get('before_header', '').startswith(BACKEND)][0]
     br = lab.name('br')
-    assert '-i %s -o %s -m comment --comment "cnet:bridge:%s" -j ACCEPT' % (br, br, br) in rules['before']
-    assert '-i %s -o %s -m comment --comment "cnet:bridge:%s" -j DROP' % (br, br, br) in rules['after']
+    if BACKEND == 'nftables':
+        assert 'iifname "%s" oifname "%s" accept' % (br, br) in rules['before']
+        assert 'iifname "%s" oifname "%s" drop' % (br, br) in rules['after']
+    else:
+        assert '-i %s -o %s -m comment --comment "cnet:bridge:%s" -j ACCEPT' % (br, br, br) in rules['before']
+        assert '-i %s -o %s -m comment --comment "cnet:bridge:%s" -j DROP' % (br, br, br) in rules['after']
     registry = [d for d in result['diff'] if d.get('before_header', '').startswith('docker_bridge')][0]
     assert registry['before']['icc'] is True and registry['after']['icc'] is False
 
 
 def test_foreign_rules_untouched_by_present_and_absent(lab):
     lab.sh("iptables-restore <<'EOF'\n%sEOF" % FOREIGN_RULES)
+    lab.sh("nft -f - <<'EOF'\n%sEOF" % FOREIGN_TABLE)
     before = iptables_save(lab)
+    foreign_table = lab.sh('nft list table inet userfw').stdout
 
     def foreign(text):
         return [line for line in text.splitlines() if 'cnet' not in line.lower()]
@@ -120,8 +140,11 @@ def test_foreign_rules_untouched_by_present_and_absent(lab):
     during = iptables_save(lab)
     assert 'CNET-FORWARD' in during
     assert foreign(during) == foreign(before)
+    assert lab.sh('nft list table inet userfw').stdout == foreign_table
     assert bridge(lab, state='absent')['changed']
     assert iptables_save(lab) == before
+    assert lab.sh('nft list table inet userfw').stdout == foreign_table
+    assert lab.sh('nft list table inet container_net', check=False).returncode != 0
 
 
 def test_absent_leaves_nothing(lab):
@@ -166,11 +189,11 @@ def test_overlapping_subnet_is_refused(lab):
 
 def test_firewall_reload_is_repaired_by_a_rerun(lab):
     assert bridge(lab, icc=False)['changed']
-    rules = iptables_save(lab)
-    lab.sh('iptables -F FORWARD && iptables -F CNET-FORWARD')
+    rules = owned_rules(lab)
+    break_rules(lab, 'iptables -F FORWARD && iptables -F CNET-FORWARD', 'forward')
     result = bridge(lab, icc=False)
     assert result['changed'] is True
-    assert iptables_save(lab) == rules
+    assert owned_rules(lab) == rules
 
 
 def test_through_ansible_playbook_idempotent(lab):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labhost import iptables_save, tcp_request, udp_request, wait_for
+from labhost import BACKEND, break_rules, owned_rules, tcp_request, udp_request, wait_for
 
 LAB_IP = '10.251.0.1'
 
@@ -65,7 +65,7 @@ def test_loopback_publish_is_not_reachable_from_outside_even_with_a_route(lab, t
 
     assert attack('blocked') == []
     # Control: without the raw-table drop the same packets do reach the container (the attack is real).
-    lab.sh('iptables -t raw -F CNET-RAW')
+    break_rules(lab, 'iptables -t raw -F CNET-RAW', 'raw_prerouting')
     assert attack('through') == ['through']
     assert publish(lab, web, ports=ports)['changed'] is True  # repaired
     assert attack('again') == ['through']
@@ -130,8 +130,8 @@ def test_idempotent_check_mode_and_absent_leave_host_identical(lab):
     assert publish(lab, web, **args)['changed'] is False
     assert lab.snapshot() == published
     diff = publish(lab, web, diff=True, check_mode=True, ports=['8081:80'])
-    rules = [d for d in diff['diff'] if d['before_header'].startswith('iptables')][0]
-    assert '--dport 8080' in rules['before'] and '--dport 8081' in rules['after']
+    rules = [d for d in diff['diff'] if d['before_header'].startswith(BACKEND)][0]
+    assert 'dport 8080' in rules['before'] and 'dport 8081' in rules['after']
     assert publish(lab, web, state='absent')['changed'] is True
     assert lab.snapshot() == before
 
@@ -139,9 +139,10 @@ def test_idempotent_check_mode_and_absent_leave_host_identical(lab):
 def test_removing_the_container_unpublishes(lab):
     outside, web, ip = setup(lab)
     assert publish(lab, web, ports=['8080:80'])['changed']
-    assert '--dport 8080' in iptables_save(lab)
+    assert 'dport 8080' in owned_rules(lab)
     assert lab.ok('container_netns', name=web, state='absent')['changed']
-    assert '-j DNAT' not in iptables_save(lab) and '--dport 8080' not in iptables_save(lab)
+    assert ('dnat ip to' if BACKEND == 'nftables' else '-j DNAT') not in owned_rules(lab)
+    assert 'dport 8080' not in owned_rules(lab)
 
 
 @pytest.mark.parametrize('ports, field, words', [

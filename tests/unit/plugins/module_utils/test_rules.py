@@ -109,6 +109,14 @@ def test_masquerade_for_the_subnet_leaving_elsewhere():
     assert lines(state(masquerade=False), 'nat', 'CNET-POSTROUTING') == []
 
 
+def test_the_nftables_backends_pass_in_iptables_accepts_each_bridges_traffic_both_ways():
+    assert rules.render_pass(state()).rendered() == {'filter': {
+        'chains': {'CNET-FORWARD': ['-A CNET-FORWARD -i br0 -m comment --comment "cnet:nft-pass:br0" -j ACCEPT',
+                                    '-A CNET-FORWARD -o br0 -m comment --comment "cnet:nft-pass:br0" -j ACCEPT']},
+        'jumps': ['-A FORWARD -m comment --comment "cnet:jump" -j CNET-FORWARD']}}
+    assert rules.render_pass(empty_state()).rendered() == {}
+
+
 def test_no_bridges_renders_nothing():
     assert rules.render(empty_state()).rendered() == {}
 

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nftables backend: the policy's rows (`_policy`) spelled as one owned table, written whole.
+
+The collection owns `table inet container_net` and nothing else in the ruleset. Every change
+rewrites the table in one `nft -f` transaction (declare, delete, define: the kernel swaps old for
+new atomically, so no packet sees a half-written table). Links are one set of
+(bridge . receiver . source . protocol . port) elements matched by two rules, whatever their
+number; no ipset.
+
+Hooks and priorities (`nft list chain` spells them so):
+- `raw_prerouting` (prerouting, raw -300): before conntrack, as iptables' raw table;
+- `forward` (forward, filter 0): the stages in the same order as CNET-FORWARD;
+- `nat_prerouting`/`nat_output` (dstnat -100) and `nat_postrouting` (srcnat 100), as iptables' nat.
+A drop in any table ends a packet, so every drop here keeps its meaning beside other tables. An
+accept only ends this table's chain: another table's base chain on the same hook still judges the
+packet. For iptables' FORWARD (Docker sets its policy to DROP) the backend keeps a pass there
+(`_rules.render_pass`); firewalld's zones are the operator's (README, "Firewall backends").
+
+Pure except `NftClient`, which runs nft.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+import re
+
+from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
+
+TABLE = 'container_net'
+FAMILY = 'inet'
+QUALIFIED = '%s %s' % (FAMILY, TABLE)
+LINK_SET = 'links'
+
+# iptables chain of a row -> (nft chain, base chain declaration or None)
+CHAINS = (
+    ('CNET-RAW', 'raw_prerouting', 'type filter hook prerouting priority raw; policy accept;'),
+    ('CNET-FORWARD', 'forward', 'type filter hook forward priority filter; policy accept;'),
+    ('CNET-ISOLATION', 'isolation', None),
+    ('CNET-INGRESS', 'ingress', None),
+    ('CNET-ICC', 'icc', None),
+    ('CNET-EGRESS', 'egress', None),
+    ('CNET-PORTS', 'published', None),
+    ('CNET-LINKS', 'links', None),
+    ('CNET-DNAT', 'published_dnat', None),
+    ('CNET-POSTROUTING', 'nat_postrouting', 'type nat hook postrouting priority srcnat; policy accept;'),
+)
+NAMES = dict((chain, name) for chain, name, dummy in CHAINS)
+# Published ports are reached for traffic to a local address, from outside and from the host.
+DNAT_HOOKS = (
+    ('nat_prerouting', 'type nat hook prerouting priority dstnat; policy accept;'),
+    ('nat_output', 'type nat hook output priority -100; policy accept;'),  # dstnat is prerouting's word
+)
+CTSTATE = {policy.ESTABLISHED: 'ct state established,related', 'DNAT': 'ct status dnat'}
+VERDICTS = {'ACCEPT': 'accept', 'DROP': 'drop', 'MASQUERADE': 'masquerade'}
+
+
+def _quote(name):
+    return '"%s"' % name
+
+
+def _value(key, value):
+    """(operator, value) of a row's match value, '!' meaning not equal."""
+    neg = isinstance(value, str) and value.startswith('!')
+    value = value[1:] if neg else value
+    if key in ('iif', 'oif'):
+        value = _quote(value)
+    return ('!= ' if neg else ''), value
+
+
+def _ports(span):
+    start, end = span
+    return str(start) if start == end else '%d-%d' % (start, end)
+
+
+def spell_match(match):
+    """A row's match as nft statements, in the order nft prints them back."""
+    values = dict(match)
+    out = []
+    for key, word in (('src', 'ip saddr'), ('dst', 'ip daddr'), ('iif', 'iifname'), ('oif', 'oifname')):
+        if key in values:
+            op, value = _value(key, values[key])
+            out.append('%s %s%s' % (word, op, value))
+    proto = values.get('proto')
+    ports = [(k, values[k]) for k in ('dport', 'sport') if k in values]
+    if proto and ports:
+        out.extend('%s %s %s' % (proto, k, _ports(span)) for k, span in ports)
+    elif proto:
+        out.append('meta l4proto %s' % proto)
+    if 'ctstate' in values:
+        out.append(CTSTATE[values['ctstate']])
+    if 'dst_type' in values:
+        op, value = _value('dst_type', values['dst_type'])
+        out.append('fib daddr type %s%s' % (op, value.lower()))
+    unknown = set(values) - {'src', 'dst', 'iif', 'oif', 'proto', 'dport', 'sport', 'ctstate', 'dst_type'}
+    if unknown:
+        raise ValueError('no nft spelling for match %s' % ', '.join(sorted(unknown)))
+    return out
+
+
+def spell_verdict(verdict, proto=None):
+    if isinstance(verdict, tuple) and verdict[0] == 'DNAT':
+        dummy, ip, cport, hport = verdict
+        if cport[0] == hport[0] or cport[0] == cport[1]:
+            # same ports either side (a range keeps each port), or many host ports to one
+            return 'dnat ip to %s:%s' % (ip, _ports(cport))
+        # a shifted range maps port by port: host hport[0]+k -> container cport[0]+k
+        pairs = ', '.join('%d : %d' % (hport[0] + k, cport[0] + k) for k in range(cport[1] - cport[0] + 1))
+        return 'dnat ip to %s : %s dport map { %s }' % (ip, proto, pairs)
+    if verdict in VERDICTS:
+        return VERDICTS[verdict]
+    return 'jump ' + NAMES[verdict]
+
+
+def spell(row):
+    return ' '.join(spell_match(row.match) + [spell_verdict(row.verdict, dict(row.match).get('proto'))])
+
+
+def link_element(bridge, receiver_ip, source_ip, port):
+    """One element of the link set: a request from receiver to source on an exposed port, on a bridge."""
+    return '%s . %s . %s . %s . %d' % (_quote(bridge), receiver_ip, source_ip, port['proto'], port['port'])
+
+
+def link_elements(state):
+    dummy, per_bridge = policy.link_matching(state)
+    return sorted(set(link_element(bridge, receiver_ip, source_ip, p)
+                      for bridge, entries in per_bridge.items()
+                      for key, receiver_ip, source_ip, ports in entries for p in ports))
+
+
+def link_rows():
+    """Request (receiver -> source port) and reply (source port -> receiver) both looked up in one set."""
+    return [
+        'iifname . ip saddr . ip daddr . meta l4proto . th dport @%s accept' % LINK_SET,
+        'iifname . ip daddr . ip saddr . meta l4proto . th sport @%s accept' % LINK_SET,
+    ]
+
+
+def render(state):
+    """The owned table as nft text (without the delete that precedes it), or '' when nothing is wanted."""
+    rows, dummy = policy.rows(state)
+    if not rows:
+        return ''
+    body = dict((chain, []) for chain, dummy, dummy in CHAINS)
+    for row in rows:
+        if row.chain == 'CNET-LINKS':
+            continue  # Docker's pairs (and ipsets) are the iptables spelling; here one set holds them all
+        body[row.chain].append(spell(row))
+    elements = link_elements(state)
+    if elements:
+        body['CNET-LINKS'] = link_rows()
+    lines = ['table %s {' % QUALIFIED]
+    lines.append('\tset %s {' % LINK_SET)
+    lines.append('\t\ttype ifname . ipv4_addr . ipv4_addr . inet_proto . inet_service')
+    if elements:
+        lines.append('\t\telements = { %s }' % ',\n\t\t\t     '.join(elements))
+    lines.append('\t}')
+    if body['CNET-DNAT']:
+        for name, hook in DNAT_HOOKS:
+            lines += ['', '\tchain %s {' % name, '\t\t' + hook, '\t\tfib daddr type local jump %s' % NAMES['CNET-DNAT'],
+                      '\t}']
+    for chain, name, hook in CHAINS:
+        if hook is None and not body[chain] and chain not in ('CNET-LINKS', 'CNET-PORTS'):
+            continue  # an unused stage is neither declared nor jumped to (stage_rows)
+        if hook is not None and not body[chain]:
+            continue
+        lines += ['', '\tchain %s {' % name]
+        if hook:
+            lines.append('\t\t' + hook)
+        lines += ['\t\t' + rule for rule in body[chain]]
+        lines.append('\t}')
+    lines.append('}')
+    return '\n'.join(lines) + '\n'
+
+
+def payload(text, exists):
+    """One transaction: make sure the table exists, delete it, define it anew (or leave it deleted)."""
+    head = 'table %s\ndelete table %s\n' % (QUALIFIED, QUALIFIED) if exists or text else ''
+    return head + text
+
+
+def digest(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def listing_digest(listing):
+    """A digest of `nft -j list table` that ignores what changes without anyone changing the table:
+    handles, the listing's own metadata, and the order of set elements (hash order)."""
+    try:
+        items = json.loads(listing)['nftables']
+    except (ValueError, KeyError, TypeError):
+        return None
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or 'metainfo' in item:
+            continue
+        item = json.loads(json.dumps(item))
+        for body in item.values():
+            if isinstance(body, dict):
+                body.pop('handle', None)
+                if isinstance(body.get('elem'), list):
+                    body['elem'] = sorted(body['elem'], key=lambda e: json.dumps(e, sort_keys=True))
+        out.append(item)
+    return digest(json.dumps(out, sort_keys=True))
+
+
+def udp_dnat_ports(old_state, new_state):
+    """Host UDP ports whose DNAT changes between two registry states (their conntrack entries are stale)."""
+    def rules(state):
+        return set(spell(r) for r in policy.rows(state)[0] if r.chain == 'CNET-DNAT')
+    ports = set()
+    for rule in rules(old_state) ^ rules(new_state):
+        m = re.search(r'udp dport (\d+)(?:-(\d+))? ', rule)
+        if m and 'dnat ip to' in rule:
+            start = int(m.group(1))
+            ports.update(range(start, int(m.group(2) or start) + 1))
+    return sorted(ports)
+
+
+class NftClient:
+    """The nft command: read the owned table, check and apply a transaction."""
+
+    def __init__(self, run_command, nft_path):
+        self._run = run_command
+        self._nft = nft_path
+
+    def read(self):
+        """(whether the table exists, the digest of its listing)."""
+        rc, out, err = self._run([self._nft, '-j', 'list', 'table', FAMILY, TABLE])
+        if rc != 0:
+            if 'No such file' in err:
+                return False, None
+            raise NftError('nft list table %s failed: %s' % (QUALIFIED, err.strip()))
+        return True, listing_digest(out)
+
+    def listing(self):
+        """The table as nft prints it ('' when there is none), to show drift."""
+        rc, out, err = self._run([self._nft, 'list', 'table', FAMILY, TABLE])
+        return out if rc == 0 else ''
+
+    def check(self, text):
+        """`nft -c`: the kernel's verdict on a transaction, nothing applied."""
+        self._apply(text, ['-c'])
+
+    def apply(self, text):
+        self._apply(text, [])
+
+    def _apply(self, text, extra):
+        if not text:
+            return
+        rc, out, err = self._run([self._nft] + extra + ['-f', '-'], data=text, binary_data=True)
+        if rc != 0:
+            raise NftError('nft -f failed for table %s: %s\n%s' % (QUALIFIED, err.strip(), text))
+
+
+class NftError(Exception):
+    pass
