@@ -91,13 +91,13 @@ class IptablesPlan:
 
     header = 'iptables (owned chains, link sets)'
 
-    def __init__(self, fw, record, desired, removal=False):
+    def __init__(self, fw, record, desired, flush_udp=True):
         """`record`: the registry's firewall section (created tables are remembered there); `desired`:
-        the Ruleset wanted; `removal`: the rules stay with the other backend after a switch (the UDP
-        mappings live on there, so no conntrack flush)."""
+        the Ruleset wanted; `flush_udp`: whether the published UDP mappings are these rules' (not
+        when nftables holds them and iptables only passes the bridges' traffic)."""
         self.fw = fw
         self.record = record
-        self.removal = removal
+        self.flush_udp = flush_udp
         self.actual_rules = fw.actual()
         self.desired_rules, self.desired_sets = desired.rendered(), desired.sets
         self.payloads = firewall.plan(self.actual_rules, self.desired_rules)
@@ -120,7 +120,7 @@ class IptablesPlan:
         self.fw.apply_sets(self.set_payload)  # members first: the rules that use them follow
         self.fw.apply(self.payloads)
         self.fw.destroy_sets(self.unused_sets)
-        if not self.removal:
+        if self.flush_udp:
             self.fw.flush_udp_conntrack(firewall.udp_dnat_ports(self.actual_rules, self.desired_rules))
         self._drop_tables()
 
@@ -237,7 +237,7 @@ def plan(requested, old, new, previous, host):
                          flush=fw.flush_udp_conntrack)]
         if host.iptables_variant() is not None or 'iptables' in previous:
             # iptables' FORWARD keeps passing what the table judged (and a switch from iptables ends here)
-            parts.append(IptablesPlan(fw, record, rules.render_pass(new), removal=True))
+            parts.append(IptablesPlan(fw, record, rules.render_pass(new), flush_udp=False))
     else:
         parts = [IptablesPlan(fw, record, rules.render(new))]
         if 'nftables' in previous:
