@@ -50,7 +50,9 @@ def measure(rev, new_c, old_c):
         rules = {}
         for label, collections in (('new', new_c), ('old', old_c)):  # each commit renders its own rules
             lab.collections_path = collections
-            r = lab.module('container_net_topology', bridges=decl_b, containers=decl_c)
+            # iptables for both: the older commit knows no other (and no firewall_backend option)
+            r = lab.module('container_net_topology', bridges=decl_b, containers=decl_c,
+                           firewall_backend='iptables' if label == 'new' else None)
             assert not r.get('failed'), r
             rules[label] = lab.sh('iptables-save').stdout
         src_ip = r['containers'][src]['ip']

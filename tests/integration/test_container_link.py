@@ -218,6 +218,18 @@ def link_set(lab):
     return sets
 
 
+def serve_many_ports_and_probe(lab, db, web, other, db_ip):
+    """db serves its last linked TCP port, its UDP port and an unexposed one: web reaches the
+    linked two only, the unlinked neighbour none."""
+    lab.echo(db, 'last-port\n', tcp=[7039])
+    lab.echo(db, 'dns-ok\n', udp=[53])
+    lab.echo(db, 'not-exposed\n', tcp=[9999])
+    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
+    assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
+    assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed
+    assert tcp_request(lab, other, db_ip, 7039) is None  # not linked
+
+
 @pytest.mark.skipif(BACKEND == 'nftables', reason="the rule budget and ipsets are the iptables backend's")
 def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
     # 40 consecutive TCP ports and 53/udp: 41 port pairs, more than the 32 kept as Docker's rules
@@ -236,13 +248,7 @@ def test_beyond_the_rule_budget_links_are_matched_by_one_set(lab):
     assert [line for line in iptables_save(lab).splitlines() if line.startswith('-A CNET-LINKS')] == [
         '-A CNET-LINKS -i %s -o %s -m set --match-set %s %s -m comment --comment "cnet:links:%s" -j ACCEPT'
         % (br, br, name, flags, br) for flags in ('dst,dst,src', 'src,src,dst')]
-    lab.echo(db, 'last-port\n', tcp=[7039])
-    lab.echo(db, 'dns-ok\n', udp=[53])
-    lab.echo(db, 'not-exposed\n', tcp=[9999])
-    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
-    assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
-    assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed
-    assert tcp_request(lab, other, db_ip, 7039) is None  # not linked
+    serve_many_ports_and_probe(lab, db, web, other, db_ip)
     # a second run writes nothing; a set flushed behind our back is refilled by the next run
     settled_state = lab.snapshot()
     assert link(lab, alias='db')['changed'] is False and lab.snapshot() == settled_state
@@ -278,13 +284,7 @@ def test_nftables_matches_every_link_by_one_set_and_a_flush_is_drift_repaired(la
     assert link_elements(lab) == set([(br, web_ip, db_ip, 'tcp', p) for p in range(7000, 7040)] +
                                      [(br, web_ip, db_ip, 'udp', 53)])
     assert ipset_names(lab) == []  # no ipset with nftables
-    lab.echo(db, 'last-port\n', tcp=[7039])
-    lab.echo(db, 'dns-ok\n', udp=[53])
-    lab.echo(db, 'not-exposed\n', tcp=[9999])
-    assert tcp_request(lab, web, db_ip, 7039) == 'last-port\n'
-    assert udp_request(lab, web, db_ip, 53) == 'dns-ok\n'
-    assert tcp_request(lab, web, db_ip, 9999) is None    # not exposed
-    assert tcp_request(lab, other, db_ip, 7039) is None  # not linked
+    serve_many_ports_and_probe(lab, db, web, other, db_ip)
     settled_state = lab.snapshot()
     assert link(lab, alias='db')['changed'] is False and lab.snapshot() == settled_state
     lab.sh('nft flush set inet container_net links')  # behind the collection's back
