@@ -27,7 +27,6 @@ __metaclass__ = type
 
 import hashlib
 import json
-import re
 
 from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
 
@@ -164,10 +163,8 @@ def render(state):
             lines += ['', '\tchain %s {' % name, '\t\t' + hook, '\t\tfib daddr type local jump %s' % NAMES['CNET-DNAT'],
                       '\t}']
     for chain, name, hook in CHAINS:
-        if hook is None and not body[chain] and chain not in ('CNET-LINKS', 'CNET-PORTS'):
-            continue  # an unused stage is neither declared nor jumped to (stage_rows)
-        if hook is not None and not body[chain]:
-            continue
+        if not body[chain] and chain not in ('CNET-LINKS', 'CNET-PORTS'):
+            continue  # only a jump target exists empty; an unused stage is not jumped to (stage_rows)
         lines += ['', '\tchain %s {' % name]
         if hook:
             lines.append('\t\t' + hook)
@@ -210,14 +207,12 @@ def listing_digest(listing):
 
 def udp_dnat_ports(old_state, new_state):
     """Host UDP ports whose DNAT changes between two registry states (their conntrack entries are stale)."""
-    def rules(state):
-        return set(spell(r) for r in policy.rows(state)[0] if r.chain == 'CNET-DNAT')
+    def udp_dnat(state):
+        return set(r for r in policy.rows(state)[0] if r.chain == 'CNET-DNAT' and dict(r.match)['proto'] == 'udp')
     ports = set()
-    for rule in rules(old_state) ^ rules(new_state):
-        m = re.search(r'udp dport (\d+)(?:-(\d+))? ', rule)
-        if m and 'dnat ip to' in rule:
-            start = int(m.group(1))
-            ports.update(range(start, int(m.group(2) or start) + 1))
+    for row in udp_dnat(old_state) ^ udp_dnat(new_state):
+        start, end = dict(row.match)['dport']
+        ports.update(range(start, end + 1))
     return sorted(ports)
 
 
