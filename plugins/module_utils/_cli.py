@@ -118,7 +118,7 @@ def ps_rows(state):
         c = state['containers'][name]
         out.append({'ID': short_id('container', name), 'Names': name,
                     'Networks': ','.join(n['bridge'] for n in c['networks']),
-                    'IPAddress': ','.join(n['ip'] for n in c['networks']),
+                    'IPAddress': ','.join(ip for n in c['networks'] for ip in (n['ip'], n.get('ip6')) if ip),
                     'Ports': ', '.join('%s:%s->%s' % (m['host_ip'], ports.join_range(m['host_port'], m['host_end']),
                                                       '%s/%s' % (ports.join_range(m['port'], m['end']), m['proto']))
                                        for m in state['ports'].get(name, {}).get('mappings', [])),
@@ -136,16 +136,22 @@ def network_inspect(state, name):
     config = {'Subnet': b['subnet'], 'Gateway': b['gateway']}
     if b.get('ip_range'):
         config['IPRange'] = b['ip_range']
+    configs = [config]
+    if b.get('subnet_v6'):
+        configs.append(dict({'Subnet': b['subnet_v6'], 'Gateway': b['gateway_v6']},
+                            **({'IPRange': b['ip_range_v6']} if b.get('ip_range_v6') else {})))
     members = {}
     for cname in sorted(state['containers']):
         for net in state['containers'][cname]['networks']:
             if net['bridge'] == name:
                 members[short_id('container', cname)] = {
                     'Name': cname, 'MacAddress': net['mac'],
-                    'IPv4Address': '%s/%d' % (net['ip'], b['prefixlen']), 'IPv6Address': ''}
+                    'IPv4Address': '%s/%d' % (net['ip'], b['prefixlen']),
+                    'IPv6Address': '%s/%d' % (net['ip6'], b['prefixlen_v6']) if net.get('ip6') else ''}
     return {
-        'Name': name, 'Id': short_id('network', name), 'Scope': 'local', 'Driver': 'bridge', 'EnableIPv6': False,
-        'IPAM': {'Driver': 'default', 'Options': {}, 'Config': [config]},
+        'Name': name, 'Id': short_id('network', name), 'Scope': 'local', 'Driver': 'bridge',
+        'EnableIPv6': bool(b.get('subnet_v6')),
+        'IPAM': {'Driver': 'default', 'Options': {}, 'Config': configs},
         'Internal': b['internal'], 'Attachable': False, 'Ingress': False, 'Containers': members,
         'Options': {'com.docker.network.bridge.name': name,
                     'com.docker.network.bridge.enable_icc': str(b['icc']).lower(),
@@ -172,6 +178,9 @@ def inspect(state, name, etc_dir):
     nets = dict((n['bridge'], {'NetworkID': short_id('network', n['bridge']), 'IPAddress': n['ip'],
                                'IPPrefixLen': bridges[n['bridge']]['prefixlen'],
                                'Gateway': bridges[n['bridge']]['gateway'], 'MacAddress': n['mac'],
+                               'GlobalIPv6Address': n.get('ip6') or '',
+                               'GlobalIPv6PrefixLen': bridges[n['bridge']].get('prefixlen_v6', 0) if n.get('ip6') else 0,
+                               'IPv6Gateway': bridges[n['bridge']].get('gateway_v6', '') if n.get('ip6') else '',
                                'InterfaceName': n['ifname'], 'HostInterface': n['veth']})
                 for n in c['networks'])
     receiver_links = ['/%s:/%s/%s' % (l['source'], name, l['alias'])

@@ -50,9 +50,10 @@ def render_hosts(state, name, resolved=None):
     for entry in container.get('extra_hosts') or []:
         lines.append('%s\t%s\n' % (entry['ip'], entry['host']))
     for link in (resolved_links(state) if resolved is None else resolved).get(name, []):
-        lines.append(link['hosts_line'] + '\n')
-    if container['networks']:
-        lines.append('%s\t%s\n' % (container['networks'][0]['ip'], container['hostname']))
+        lines.extend(line + '\n' for line in link['hosts_lines'])
+    if container['networks']:  # its own address(es) last, IPv6 after IPv4 (the IPv6 oracle)
+        first = container['networks'][0]
+        lines.extend('%s\t%s\n' % (ip, container['hostname']) for ip in (first['ip'], first.get('ip6')) if ip)
     return ''.join(lines)
 
 

@@ -21,7 +21,7 @@ from ansible_collections.seed.container_net.plugins.module_utils import _links a
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils._errors import HostError, ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._netlink import (
-    disable_ipv6_here, netns_exists, netns_path, netns_persistence_problem)
+    disable_ipv6_here, enable_ipv6_here, netns_exists, netns_path, netns_persistence_problem)
 
 # \Z, not $: '$' also matches before a trailing newline, which would end up in the rendered files.
 MAC_RE = re.compile(r'[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z')
@@ -38,6 +38,7 @@ def argument_spec():
         networks=dict(type='list', elements='dict', options=dict(
             bridge=dict(type='str', required=True),
             ip=dict(type='str'),
+            ip6=dict(type='str'),
             mac=dict(type='str'),
             aliases=dict(type='list', elements='str', default=[]),
         )),
@@ -57,16 +58,31 @@ def veth_name(container, bridge):
     return 'vc' + hashlib.sha1(('%s\0%s' % (container, bridge)).encode('utf-8')).hexdigest()[:11]
 
 
-def leases(state, bridge, except_container):
-    """Addresses taken on a bridge, by container: the registry is the lease database."""
+def leases(state, bridge, except_container, key='ip'):
+    """Addresses (`key`: 'ip' or 'ip6') taken on a bridge, by container: the registry is the lease database."""
     taken = {}
     for name, spec in state['containers'].items():
         if name == except_container:
             continue
         for net in spec['networks']:
-            if net['bridge'] == bridge:
-                taken[net['ip']] = name
+            if net['bridge'] == bridge and net.get(key):
+                taken[net[key]] = name
     return taken
+
+
+def _lease6(name, bridge, spec, req, kept, state, field):
+    """The container's IPv6 address on a dual-stack bridge: asked for, kept from the last run, or the lowest free."""
+    if not spec.get('subnet_v6'):
+        if req.get('ip6'):
+            raise ParamError("%s.ip6: bridge '%s' has no IPv6 (no subnet_v6)" % (field, bridge))
+        return None
+    taken = leases(state, bridge, name, 'ip6')
+    if req.get('ip6'):
+        return ipam.check_static(req['ip6'], bridge, spec, taken, field + '.ip6', version=6)
+    old = kept.get(bridge, {}).get('ip6')
+    if old and old not in taken and ipam.netaddr.IPAddress(old) in ipam.netaddr.IPNetwork(spec['subnet_v6']):
+        return old
+    return ipam.allocate(bridge, spec, taken, version=6)
 
 
 def parse_extra_hosts(entries):
@@ -109,6 +125,9 @@ def desired_networks(name, requested, state, previous):
             raise ParamError("%s.mac '%s' is not a unicast MAC address" % (field, req.get('mac')))
         net = {'bridge': bridge, 'ip': ip, 'mac': mac, 'veth': veth_name(name, bridge),
                'ifname': kept[bridge]['ifname'] if bridge in kept else None}
+        ip6 = _lease6(name, bridge, spec, req, kept, state, field)
+        if ip6:  # kept only on dual-stack bridges, as a bridge's subnet_v6
+            net['ip6'] = ip6
         aliases = [dns.check_dns_name(a, '%s.aliases[%d]' % (field, k)) for k, a in enumerate(req.get('aliases') or [])]
         if aliases and not spec.get('dns'):
             raise ParamError("%s.aliases: bridge '%s' has no names (dns: false); network aliases need a bridge "
@@ -161,7 +180,7 @@ def record(params, state):
     if not HOSTNAME_RE.match(hostname):
         raise ParamError("hostname %r is not a valid host name" % hostname)
     for i, ns in enumerate(params.get('dns') or []):
-        ipam.address(ns, 'dns[%d]' % i)
+        ipam.any_address(ns, 'dns[%d]' % i)
     return {
         'hostname': hostname,
         'networks': desired_networks(name, requested, state, previous),
@@ -209,18 +228,27 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
         if problem:
             raise HostError('name: cannot create network namespace %s: %s' % (name, problem))
 
+        def inside_new():
+            disable_ipv6_here(('all', 'default'))  # interfaces that arrive later inherit 'default'
+            if ipv6_ifnames(new):
+                enable_ipv6_here(('lo',))
+
         def create():
-            # interfaces that arrive later inherit 'default'
-            netlink.create_netns(name, inside=lambda: disable_ipv6_here(('all', 'default')))
+            netlink.create_netns(name, inside=inside_new)
         out.append(step('create netns %s' % name, create))
         inside = {}
     else:
         inside = dict((l['name'], l) for l in netlink.links(ns=name))
-        with_ipv6 = sorted(n for n, l in inside.items() if l.get('ipv6'))
+        # IPv6 only where a dual-stack network (and then lo) asks for it: nothing else is reachable
+        # over link-local addresses that icc and the ingress stage would not see.
+        v6 = ipv6_ifnames(new)
+        with_ipv6 = sorted(n for n, l in inside.items() if l.get('ipv6') and n not in v6)
         if with_ipv6:
             def off():
                 netlink.disable_ipv6('all', 'default', *with_ipv6, ns=name)
             out.append(step('disable IPv6 in %s (%s)' % (name, ', '.join(with_ipv6)), off))
+        if 'lo' in v6 and 'lo' in inside and not inside['lo'].get('ipv6'):
+            out.append(step('enable IPv6 on lo in %s' % name, lambda: netlink.enable_ipv6('lo', ns=name)))
     lo = inside.get('lo')
     if not lo or not lo['up']:
         out.append(step('set lo up in %s' % name, lambda: netlink.set_link(LOOPBACK_INDEX, ns=name, state='up')))
@@ -234,15 +262,37 @@ def steps(netlink, name, old, new, bridges, step, host_links=None):
     if first_recreated or netlink.default_gateway(ns=name) != gateway:
         out.append(step('default route via %s in %s' % (gateway, name),
                         lambda: netlink.replace_default_route(gateway, ns=name)))
+    first6 = next((n for n in new['networks'] if n.get('ip6')), None)
+    if first6 is not None:
+        gateway6 = bridges[first6['bridge']]['gateway_v6']
+        recreated = any(s.description.startswith('create veth %s ' % first6['veth']) for s in out)
+        if recreated or not exists or netlink.default_gateway(ns=name, family=6) != gateway6:
+            out.append(step('default route via %s in %s' % (gateway6, name),
+                            lambda: netlink.replace_default_route(gateway6, ns=name)))
     return out
+
+
+def ipv6_ifnames(spec):
+    """Interfaces of a container that carry IPv6: those on dual-stack networks, and lo with them."""
+    names = set(n['ifname'] for n in (spec or {}).get('networks', []) if n.get('ip6'))
+    return names | {'lo'} if names else names
 
 
 LOOPBACK_INDEX = 1  # the kernel gives lo index 1 in every network namespace
 
 
+def addresses(net, bridge):
+    """A container interface's addresses (CIDR), as the link dump lists them (sorted)."""
+    out = ['%s/%d' % (net['ip'], bridge['prefixlen'])]
+    if net.get('ip6'):
+        out.append('%s/%d' % (net['ip6'], bridge['prefixlen_v6']))
+    return sorted(out)
+
+
 def _network_steps(netlink, name, net, bridge, host_links, inside, step):
     out = []
-    cidr = '%s/%d' % (net['ip'], bridge['prefixlen'])
+    cidrs = addresses(net, bridge)
+    cidr = ', '.join(cidrs)
     mtu = bridge['mtu']
     host = host_links.get(net['veth'])
     peer = inside.get(net['ifname'])
@@ -253,8 +303,11 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
             netlink.add_veth(net['veth'], net['ifname'], name, netlink.bridge_index(net['bridge']), mtu, net['mac'])
             netlink.set_hairpin(netlink.index(net['veth']))
             peer = netlink.index(net['ifname'], ns=name)
+            if net.get('ip6'):
+                netlink.enable_ipv6(net['ifname'], ns=name)
             netlink.set_link(peer, ns=name, state='up')  # MAC and MTU came with the veth
-            netlink.add_addr(peer, cidr, ns=name)
+            for addr in cidrs:
+                netlink.add_addr(peer, addr, ns=name)
         out.append(step('create veth %s <-> %s:%s on %s, %s' % (net['veth'], name, net['ifname'], net['bridge'], cidr),
                         create))
         return out
@@ -263,9 +316,10 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
             or not host['hairpin']:
         out.append(step('attach %s to %s, mtu %d, hairpin, up' % (net['veth'], net['bridge'], mtu),
                         lambda: _attach_host(netlink, net, mtu)))
-    if peer['mac'] != net['mac'] or peer['mtu'] != mtu or peer['addrs'] != [cidr] or not peer['up']:
+    v6_off = bool(net.get('ip6')) and not peer.get('ipv6')
+    if peer['mac'] != net['mac'] or peer['mtu'] != mtu or peer['addrs'] != cidrs or not peer['up'] or v6_off:
         out.append(step('configure %s:%s mac %s mtu %d address %s' % (name, net['ifname'], net['mac'], mtu, cidr),
-                        lambda: _configure_peer(netlink, name, net, cidr, mtu, peer['addrs'])))
+                        lambda: _configure_peer(netlink, name, net, cidrs, mtu, [] if v6_off else peer['addrs'])))
     return out
 
 
@@ -277,14 +331,24 @@ def _attach_host(netlink, net, mtu):
     netlink.set_hairpin(index)
 
 
-def _configure_peer(netlink, ns, net, cidr, mtu, current_addrs):
+def _configure_peer(netlink, ns, net, cidrs, mtu, current_addrs):
     index = netlink.index(net['ifname'], ns=ns)
+    if net.get('ip6'):
+        netlink.enable_ipv6(net['ifname'], ns=ns)
     netlink.set_link(index, ns=ns, address=net['mac'], mtu=mtu, state='up')
     for addr in current_addrs:
-        if addr != cidr:
+        if addr not in cidrs:
             netlink.del_addr(index, addr, ns=ns)
-    if cidr not in current_addrs:
-        netlink.add_addr(index, cidr, ns=ns)
+    for addr in cidrs:
+        if addr not in current_addrs:
+            netlink.add_addr(index, addr, ns=ns)
+
+
+def _net_facts(net, bridge):
+    out = dict(net, gateway=bridge['gateway'], prefixlen=bridge['prefixlen'])
+    if net.get('ip6'):
+        out.update(gateway_v6=bridge['gateway_v6'], prefixlen_v6=bridge['prefixlen_v6'])
+    return out
 
 
 def facts(name, spec, bridges, etc_dir):
@@ -295,10 +359,10 @@ def facts(name, spec, bridges, etc_dir):
         'hostname': spec['hostname'],
         'netns': name,
         'netns_path': netns_path(name),
-        'networks': [dict(n, gateway=bridges[n['bridge']]['gateway'], prefixlen=bridges[n['bridge']]['prefixlen'])
-                     for n in spec['networks']],
+        'networks': [_net_facts(n, bridges[n['bridge']]) for n in spec['networks']],
         'ip': spec['networks'][0]['ip'] if spec['networks'] else None,
         'gateway': bridges[spec['networks'][0]['bridge']]['gateway'] if spec['networks'] else None,
+        'ip6': next((n['ip6'] for n in spec['networks'] if n.get('ip6')), None),
         'exposed_ports': [ports.format_exposed(p) for p in spec['exposed_ports']],
         'env_keys': sorted(spec.get('env') or {}),
         'files': [os.path.join(etc_dir, name, f) for f in ('hosts', 'resolv.conf', 'environment')],

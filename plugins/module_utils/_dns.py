@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import re
 import struct
 
@@ -46,6 +47,11 @@ def _key(name):
     return name.rstrip('.').lower()
 
 
+def addresses(net):
+    """A container's addresses on one network: IPv4, and IPv6 on a dual-stack one."""
+    return [net['ip']] + ([net['ip6']] if net.get('ip6') else [])
+
+
 def _networks(state):
     """Per DNS network its names and reverse entries; per container its (bridge, ip) on them."""
     networks = {}
@@ -59,12 +65,15 @@ def _networks(state):
             if net['bridge'] not in networks:
                 continue
             table = networks[net['bridge']]
+            addrs = addresses(net)
             for name in [cname, '%s.%s' % (cname, net['bridge'])] + list(net.get('aliases') or []):
                 ips = table['names'].setdefault(_key(name), [])
-                if net['ip'] not in ips:
-                    ips.append(net['ip'])
-            table['ptr'][net['ip']] = cname
+                ips.extend(ip for ip in addrs if ip not in ips)
+            for ip in addrs:
+                table['ptr'][ip] = cname
             members.setdefault(cname, []).append((net['bridge'], net['ip']))
+            if net.get('ip6'):  # an asker may come over either family
+                members[cname].append((net['bridge'], net['ip6']))
     return networks, members
 
 
@@ -97,7 +106,8 @@ def view(state):
     askers = {}
     for cname, nets in members.items():
         container = state['containers'][cname]
-        entry = {'container': cname, 'networks': [b for b, dummy in nets], 'links': link_aliases.get(cname, {}),
+        entry = {'container': cname, 'networks': sorted(set(b for b, dummy in nets), key=[b for b, d in nets].index),
+                 'links': link_aliases.get(cname, {}),
                  'forward': any(not networks[b]['internal'] for b, dummy in nets),
                  'upstreams': list(container.get('dns') or [])}
         for dummy, ip in nets:
@@ -132,6 +142,19 @@ def _link_aliases(state, members):
     return out
 
 
+def reverse_address(key):
+    """The address a PTR name stands for (in-addr.arpa, or ip6.arpa with 32 nibbles), else None."""
+    if key.endswith('.in-addr.arpa'):
+        return '.'.join(reversed(key[:-len('.in-addr.arpa')].split('.')))
+    if key.endswith('.ip6.arpa'):
+        nibbles = key[:-len('.ip6.arpa')].split('.')
+        if len(nibbles) != 32 or not all(len(n) == 1 and n in '0123456789abcdef' for n in nibbles):
+            return None
+        digits = ''.join(reversed(nibbles))
+        return str(ipaddress.IPv6Address(int(digits, 16)))
+    return None
+
+
 def decide(zone, asker, qname, qtype):
     """What to do with one question from `asker`: ('answer', rcode, [rdata]) or ('forward', upstreams).
 
@@ -141,17 +164,19 @@ def decide(zone, asker, qname, qtype):
     if entry is None:
         return ('answer', RCODE_REFUSED, [])
     key = _key(qname)
-    if qtype == TYPE_PTR and key.endswith('.in-addr.arpa'):
-        ip = '.'.join(reversed(key[:-len('.in-addr.arpa')].split('.')))
+    ip = reverse_address(key) if qtype == TYPE_PTR else None
+    if ip is not None:
         for bridge in entry['networks']:
             if ip in zone['networks'][bridge]['ptr']:
                 return ('answer', RCODE_OK, [zone['networks'][bridge]['ptr'][ip]])
     else:
         ips = _lookup(zone, entry, key)
         if ips:
-            # the name is ours: A answers, any other type is an empty answer (AAAA of an IPv4-only
-            # container must not be NXDOMAIN, or resolvers give up on the A they also asked for)
-            return ('answer', RCODE_OK, ips if qtype in (TYPE_A, TYPE_ANY) else [])
+            # the name is ours: A and AAAA answer with the addresses of their family, any other type
+            # is an empty answer (AAAA of an IPv4-only container must not be NXDOMAIN, or resolvers
+            # give up on the A they also asked for)
+            wanted = {TYPE_A: (False,), TYPE_AAAA: (True,), TYPE_ANY: (False, True)}.get(qtype, ())
+            return ('answer', RCODE_OK, [a for a in ips if (':' in a) in wanted])
     if not entry['forward']:
         return ('answer', RCODE_NXDOMAIN, [])  # internal networks never ask outside
     return ('forward', entry['upstreams'])
@@ -236,6 +261,8 @@ def build_response(query, rcode, qtype, rdata, max_size=None):
     for value in rdata:
         if qtype == TYPE_PTR:
             rtype, payload = TYPE_PTR, _encode_name(value)
+        elif ':' in value:
+            rtype, payload = TYPE_AAAA, ipaddress.IPv6Address(value).packed
         else:
             rtype, payload = TYPE_A, bytes(int(o) for o in value.split('.'))
         # 0xC00C: the question's name at offset 12

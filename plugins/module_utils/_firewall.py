@@ -158,7 +158,7 @@ def _payload(table, have, want):
 
 
 # Link sets are hash:ip,port,ip; maxelem is a ceiling, not an allocation.
-SET_CREATE = 'create %s hash:ip,port,ip family inet hashsize 1024 maxelem 1048576'
+SET_CREATE = 'create %s hash:ip,port,ip family %s hashsize 1024 maxelem 1048576'
 
 
 def parse_ipset_save(text):
@@ -183,7 +183,7 @@ def plan_sets(actual, desired):
     for name in sorted(desired):
         have = actual.get(name)
         if have is None:
-            lines.append(SET_CREATE % name)
+            lines.append(SET_CREATE % (name, 'inet6' if name.startswith(OWNED_PREFIX + 'L6-') else 'inet'))
             have = set()
         lines.extend('del %s %s' % (name, m) for m in sorted(have - desired[name]))
         lines.extend('add %s %s' % (name, m) for m in sorted(desired[name] - have))
@@ -227,19 +227,25 @@ def udp_dnat_ports(actual, desired):
 
 
 class Firewall:
-    """Reads all tables once, writes one iptables-restore transaction per changed table."""
+    """Reads all tables once, writes one iptables-restore transaction per changed table; one
+    instance per family (iptables for IPv4, ip6tables for IPv6)."""
 
-    def __init__(self, run_command, get_bin_path):
+    def __init__(self, run_command, get_bin_path, version=4):
         self._run = run_command  # AnsibleModule.run_command
         self._bin = get_bin_path  # AnsibleModule.get_bin_path
+        self.version = version
+        self.cmd = 'ip6tables' if version == 6 else 'iptables'
         self._saved = None
         self._sets = None
 
+    def installed(self):
+        return bool(self._bin(self.cmd + '-save'))
+
     def saved(self):
         if self._saved is None:
-            rc, out, err = self._run(['iptables-save'])
+            rc, out, err = self._run([self.cmd + '-save'])
             if rc != 0:
-                raise FirewallError('iptables-save failed: %s' % err.strip())
+                raise FirewallError('%s-save failed: %s' % (self.cmd, err.strip()))
             self._saved = parse_save(out)
         return self._saved
 
@@ -254,11 +260,11 @@ class Firewall:
 
     def apply(self, payloads):
         for table in sorted(payloads):
-            rc, out, err = self._run(['iptables-restore', '--noflush', '--wait'], data=payloads[table],
+            rc, out, err = self._run([self.cmd + '-restore', '--noflush', '--wait'], data=payloads[table],
                                      binary_data=True)
             if rc != 0:
-                raise FirewallError('iptables-restore failed for table %s: %s\n%s'
-                                    % (table, err.strip(), payloads[table]))
+                raise FirewallError('%s-restore failed for table %s: %s\n%s'
+                                    % (self.cmd, table, err.strip(), payloads[table]))
         self._saved = None
 
     def actual_sets(self, needed):
@@ -272,7 +278,9 @@ class Firewall:
             rc, out, err = self._run([ipset, 'save']) if ipset else (0, '', '')
             if rc != 0 and needed:
                 raise FirewallError('ipset save failed: %s' % err.strip())
-            self._sets = parse_ipset_save(out) if rc == 0 else {}
+            mine = (lambda name: name.startswith(OWNED_PREFIX + 'L6-')) if self.version == 6 else \
+                (lambda name: not name.startswith(OWNED_PREFIX + 'L6-'))  # sets of the other family are its own
+            self._sets = dict((k, v) for k, v in (parse_ipset_save(out) if rc == 0 else {}).items() if mine(k))
         return self._sets
 
     def apply_sets(self, payload):
@@ -292,13 +300,14 @@ class Firewall:
     def flush_udp_conntrack(self, ports):
         """Delete conntrack entries by original destination port (exit 1 means none matched)."""
         for port in ports:
-            self._run(['conntrack', '-D', '-p', 'udp', '--orig-port-dst', str(port)])
+            self._run(['conntrack', '-D', '-f', 'ipv6' if self.version == 6 else 'ipv4', '-p', 'udp',
+                       '--orig-port-dst', str(port)])
 
     def drop_empty_tables(self, tables):
         """Of `tables` (created by the collection), those it may forget: gone, or deleted now
         because nft shows nothing at all left in them. iptables-legacy tables are forgotten,
         never deleted: `nft delete table` would hit an nft table of the same name instead."""
-        rc, out, err = self._run(['iptables', '-V'])
+        rc, out, err = self._run([self.cmd, '-V'])
         if rc != 0 or '(nf_tables)' not in out:
             return sorted(tables)
         nft = self._bin('nft')
@@ -310,11 +319,12 @@ class Firewall:
                 continue
             if not nft:
                 continue
-            rc, out, err = self._run([nft, '-j', 'list', 'table', 'ip', table])
+            family = 'ip6' if self.version == 6 else 'ip'
+            rc, out, err = self._run([nft, '-j', 'list', 'table', family, table])
             # Another tool's rule, set or chain may appear between the look and the delete: nft's
             # command line cannot delete a table only if it is empty, so the two run back to back.
             if rc == 0 and nft_table_is_empty(out, table):
-                rc, out, err = self._run([nft, 'delete', 'table', 'ip', table])
+                rc, out, err = self._run([nft, 'delete', 'table', family, table])
                 if rc == 0:
                     dropped.append(table)
         self._saved = None

@@ -19,6 +19,7 @@ import re
 
 from ansible_collections.seed.container_net.plugins.module_utils import _firewall as firewall
 from ansible_collections.seed.container_net.plugins.module_utils import _nft as nft
+from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
 from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
@@ -87,9 +88,7 @@ def choose(requested, recorded, host):
 
 
 class IptablesPlan:
-    """Owned CNET-* chains per table (one iptables-restore each) and link ipsets."""
-
-    header = 'iptables (owned chains, link sets)'
+    """Owned CNET-* chains per table (one iptables-restore each) and link ipsets, of one family."""
 
     def __init__(self, fw, record, desired, flush_udp=True):
         """`record`: the registry's firewall section (created tables are remembered there); `desired`:
@@ -98,6 +97,9 @@ class IptablesPlan:
         self.fw = fw
         self.record = record
         self.flush_udp = flush_udp
+        self.header = '%s (owned chains, link sets)' % fw.cmd
+        self.tables_key = 'created_tables6' if fw.version == 6 else 'created_tables'
+        self.prefix = 'ip6:' if fw.version == 6 else ''
         self.actual_rules = fw.actual()
         self.desired_rules, self.desired_sets = desired.rendered(), desired.sets
         self.payloads = firewall.plan(self.actual_rules, self.desired_rules)
@@ -107,7 +109,8 @@ class IptablesPlan:
         self.changed = bool(self.payloads or self.set_payload or self.unused_sets)
 
     def drift(self):
-        return sorted(self.payloads) + (['ipset'] if self.set_payload or self.unused_sets else [])
+        return [self.prefix + t for t in sorted(self.payloads)] + \
+            ([self.prefix + 'ipset'] if self.set_payload or self.unused_sets else [])
 
     def diff(self):
         # sorting 10,000 link set members is only worth it when shown
@@ -126,15 +129,17 @@ class IptablesPlan:
 
     def _track_tables(self):
         """Remember tables the collection creates, so that it can remove them again when empty."""
-        created = self.record['created_tables']
+        created = self.record.setdefault(self.tables_key, [])
         existing = self.fw.existing_tables()
         for table in self.payloads:
             if table not in existing and table not in created:
                 created.append(table)
         created.sort()
+        if not created and self.tables_key != 'created_tables':
+            del self.record[self.tables_key]  # an IPv4-only host's record stays as it was
 
     def _drop_tables(self):
-        created = self.record['created_tables']
+        created = self.record.get(self.tables_key, [])
         unused = [t for t in created if t not in self.desired_rules]
         if unused and self.fw.has_nft():
             for table in self.fw.drop_empty_tables(unused):
@@ -142,6 +147,8 @@ class IptablesPlan:
         elif unused:
             for table in unused:  # iptables-legacy keeps its tables: nothing left to remove
                 created.remove(table)
+        if not created and self.tables_key != 'created_tables':
+            self.record.pop(self.tables_key, None)
 
 
 class NftPlan:
@@ -232,14 +239,24 @@ def plan(requested, old, new, previous, host):
     else:  # nothing left to hold rules: the next first bridge chooses afresh
         record.pop('backend', None)
     fw = firewall.Firewall(host.run, host.bin)
+    fw6 = firewall.Firewall(host.run, host.bin, version=6)
+    # ip6tables is read where IPv6 is (or was) in use: an IPv4-only host's runs never touch it
+    with_fw6 = fw6.installed() and (policy.dual_stack(new) or policy.dual_stack(old) or
+                                    bool(record.get('created_tables6')))
     if backend == 'nftables':
-        parts = [NftPlan(nft.NftClient(host.run, host.bin('nft', required=True)), record, new, old,
-                         flush=fw.flush_udp_conntrack)]
+        def flush(ports):
+            for f in (fw, fw6) if with_fw6 else (fw,):
+                f.flush_udp_conntrack(ports)
+        parts = [NftPlan(nft.NftClient(host.run, host.bin('nft', required=True)), record, new, old, flush=flush)]
         if host.iptables_variant() is not None or 'iptables' in previous:
             # iptables' FORWARD keeps passing what the table judged (and a switch from iptables ends here)
             parts.append(IptablesPlan(fw, record, rules.render_pass(new), flush_udp=False))
+            if with_fw6:
+                parts.append(IptablesPlan(fw6, record, rules.render_pass(new, 6), flush_udp=False))
     else:
         parts = [IptablesPlan(fw, record, rules.render(new))]
+        if with_fw6:
+            parts.append(IptablesPlan(fw6, record, rules.render(new, 6)))
         if 'nftables' in previous:
             parts.append(NftPlan(nft.NftClient(host.run, host.bin('nft', required=True)), record, empty_state(), old))
     return Plan(parts)

@@ -148,13 +148,31 @@ def where(state, link):
     return shared_network(state['containers'][link['receiver']], state['containers'][link['source']])
 
 
+def ipv6_pair(state, link, bridge):
+    """(receiver_ip6, source_ip6) on the link's shared bridge where both ends have IPv6 there, else None."""
+    ends = []
+    for name in (link['receiver'], link['source']):
+        ip6 = next((n.get('ip6') for n in state['containers'][name]['networks'] if n['bridge'] == bridge), None)
+        if not ip6:
+            return None
+        ends.append(ip6)
+    return tuple(ends)
+
+
 def accept_ports(state, link):
     """What a link lets through when icc is off, without rendering env or hosts lines:
-    (bridge, receiver_ip, source_ip, single ports), or None while the two share no network."""
+    [(bridge, receiver_ip, source_ip, single ports)], one per family the two share (empty while
+    they share no network). Docker 20.10 writes hosts lines with both addresses but accepts IPv4
+    only, so a client that takes the IPv6 line first is dropped; here both families pass."""
     shared = where(state, link)
     if shared is None:
-        return None
-    return shared + (expand_ports(state['containers'][link['source']]['exposed_ports']),)
+        return []
+    ports = expand_ports(state['containers'][link['source']]['exposed_ports'])
+    out = [shared + (ports,)]
+    pair6 = ipv6_pair(state, link, shared[0])
+    if pair6:
+        out.append((shared[0],) + pair6 + (ports,))
+    return out
 
 
 def set_entry(receiver_ip, source_ip, port):
@@ -170,11 +188,17 @@ def resolve(state, link):
     if shared is None:
         return None
     bridge, receiver_ip, source_ip = shared
+    pair6 = ipv6_pair(state, link, bridge)
+    lines = [hosts_line(link['alias'], ip, source['hostname'], link['source'])
+             for ip in (source_ip, pair6[1] if pair6 else None) if ip]
     return {
         'bridge': bridge,
         'receiver_ip': receiver_ip,
         'source_ip': source_ip,
+        'source_ip6': pair6[1] if pair6 else None,
+        # link variables are IPv4 (as Docker's with --ipv6 too); hosts lines name both addresses
         'env': render_link_env(link['receiver'], link['alias'], source_ip, source['exposed_ports'],
                                source.get('env')),
-        'hosts_line': hosts_line(link['alias'], source_ip, source['hostname'], link['source']),
+        'hosts_line': lines[0],
+        'hosts_lines': lines,
     }

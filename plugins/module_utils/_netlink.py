@@ -196,6 +196,17 @@ def disable_ipv6_here(ifnames):
             write_sysctl(ipv6_conf(ifname), 1)
 
 
+def enable_ipv6_here(ifnames):
+    """IPv6 on for these interfaces, without duplicate address detection: the addresses are leased
+    from the registry, and a tentative address would refuse traffic for a second or more."""
+    for ifname in ifnames:
+        if read_sysctl(ipv6_conf(ifname)) is None:
+            raise OSError('IPv6 is not available in this kernel (no %s)' % sysctl_name(ipv6_conf(ifname)))
+        write_sysctl(ipv6_conf(ifname, 'accept_dad'), 0)
+        write_sysctl(ipv6_conf(ifname, 'accept_ra'), 0)  # addresses come from the registry only
+        write_sysctl(ipv6_conf(ifname), 0)
+
+
 def read_sysctl(key):
     try:
         with open(sysctl_path(key)) as f:
@@ -216,6 +227,12 @@ _AF_BRIDGE = 7
 _RT_TABLE_MAIN = 254
 _RTPROT_STATIC = 4
 _RTN_UNICAST = 1
+_RT_SCOPE_UNIVERSE = 0
+_IFA_F_NODAD = 0x02
+
+
+def _family(address):
+    return socket.AF_INET6 if ':' in address else socket.AF_INET
 
 
 class Rtnl:
@@ -327,11 +344,14 @@ class Netlink:
         return None
 
     def _addrs(self, ns, index=None):
-        """IPv4 addresses by link index, from one dump (the kernel filters by index when asked)."""
+        """Addresses by link index, from one dump (the kernel filters by index when asked): IPv4 ones
+        and global IPv6 ones (link-local and ::1 are the kernel's own, never the registry's)."""
         out = {}
-        for a in self.rtnl(ns).request(ifaddrmsg(), RTM_GETADDR, NLM_F_DUMP, family=socket.AF_INET,
+        for a in self.rtnl(ns).request(ifaddrmsg(), RTM_GETADDR, NLM_F_DUMP, family=socket.AF_UNSPEC,
                                        index=index or 0):
-            if index is None or a['index'] == index:
+            if a['family'] == socket.AF_INET6 and a['scope'] != _RT_SCOPE_UNIVERSE:
+                continue
+            if a['family'] in (socket.AF_INET, socket.AF_INET6) and (index is None or a['index'] == index):
                 out.setdefault(a['index'], []).append(a)
         return out
 
@@ -391,8 +411,20 @@ class Netlink:
         else:
             in_netns(ns, lambda: disable_ipv6_here(ifnames))  # one namespace switch for every write
 
-    def default_gateway(self, ns=None):
-        for route in self.rtnl(ns).request(rtmsg(), RTM_GETROUTE, NLM_F_DUMP, family=socket.AF_INET):
+    def set_ipv6(self, ifname, on, ns=None):
+        """IPv6 on (without DAD) or off for one interface."""
+        switch = enable_ipv6_here if on else disable_ipv6_here
+        if ns is None:
+            switch((ifname,))
+        else:
+            in_netns(ns, lambda: switch((ifname,)))
+
+    def enable_ipv6(self, *ifnames, **kw):
+        in_netns(kw['ns'], lambda: enable_ipv6_here(ifnames))
+
+    def default_gateway(self, ns=None, family=4):
+        af = socket.AF_INET6 if family == 6 else socket.AF_INET
+        for route in self.rtnl(ns).request(rtmsg(), RTM_GETROUTE, NLM_F_DUMP, family=af):
             table = route.get_attr('RTA_TABLE') or route['table']
             if table == _RT_TABLE_MAIN and route['dst_len'] == 0 and route.get_attr('RTA_GATEWAY'):
                 return route.get_attr('RTA_GATEWAY')
@@ -435,12 +467,15 @@ class Netlink:
 
     def _addr_request(self, msg_type, nl_flags, index, cidr, ns):
         address, prefixlen = cidr.split('/')
-        self.rtnl(ns).request(ifaddrmsg(), msg_type, nl_flags, [('IFA_LOCAL', address), ('IFA_ADDRESS', address)],
-                              family=socket.AF_INET, prefixlen=int(prefixlen), index=index)
+        attrs = [('IFA_LOCAL', address), ('IFA_ADDRESS', address)]
+        if ':' in address:  # leased, not autoconfigured: usable at once (no DAD)
+            attrs = [('IFA_ADDRESS', address), ('IFA_FLAGS', _IFA_F_NODAD)]
+        self.rtnl(ns).request(ifaddrmsg(), msg_type, nl_flags, attrs, family=_family(address),
+                              prefixlen=int(prefixlen), index=index)
 
     def replace_default_route(self, gateway, ns=None):
         self.rtnl(ns).request(rtmsg(), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
-                              [('RTA_GATEWAY', gateway)], family=socket.AF_INET, table=_RT_TABLE_MAIN,
+                              [('RTA_GATEWAY', gateway)], family=_family(gateway), table=_RT_TABLE_MAIN,
                               proto=_RTPROT_STATIC, scope=0, type=_RTN_UNICAST)
 
     def add_veth(self, host_name, peer_name, ns, master, mtu, mac):
@@ -493,9 +528,10 @@ def _ipv6_enabled(msg):
 
 
 def listening_ports(proto):
-    """Ports with a bound socket in this namespace: {port: set(addresses)} ('0.0.0.0' for any).
+    """Ports with a bound socket in this namespace: {port: set(addresses)} ('0.0.0.0', '::' for any).
 
-    TCP counts listeners only, UDP every bound socket; IPv6 wildcard sockets count as any address.
+    TCP counts listeners only, UDP every bound socket; an IPv6 wildcard socket counts as any address
+    of both families (it may take IPv4 too).
     """
     out = {}
     for family, suffix in ((4, ''), (6, '6')):
@@ -512,16 +548,18 @@ def listening_ports(proto):
             addr_hex, port_hex = local.rsplit(':', 1)
             if family == 4:
                 addr = socket.inet_ntop(socket.AF_INET, bytes.fromhex(addr_hex)[::-1])
-            else:
-                addr = '0.0.0.0' if set(addr_hex) == {'0'} else None
-                if addr is None:
-                    continue  # a specific IPv6 address cannot clash with an IPv4 mapping
+            elif set(addr_hex) == {'0'}:
+                out.setdefault(int(port_hex, 16), set()).update(('0.0.0.0', '::'))
+                continue
+            else:  # four host-order 32-bit words
+                raw = bytes.fromhex(addr_hex)
+                addr = socket.inet_ntop(socket.AF_INET6, b''.join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
             out.setdefault(int(port_hex, 16), set()).add(addr)
     return out
 
 
 def host_addresses(netlink):
-    """Every IPv4 address of the host namespace."""
+    """Every IPv4 and global IPv6 address of the host namespace."""
     addrs = set()
     for link in netlink.links():
         addrs.update(a.split('/')[0] for a in link['addrs'])

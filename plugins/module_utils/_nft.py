@@ -34,6 +34,9 @@ TABLE = 'container_net'
 FAMILY = 'inet'
 QUALIFIED = '%s %s' % (FAMILY, TABLE)
 LINK_SET = 'links'
+LINK_SETS = ((4, LINK_SET, 'ip', 'ipv4_addr'), (6, 'links6', 'ip6', 'ipv6_addr'))
+ICMP6_TYPES = {135: 'nd-neighbor-solicit', 136: 'nd-neighbor-advert'}
+NFPROTO = {4: 'ipv4', 6: 'ipv6'}
 
 # iptables chain of a row -> (nft chain, base chain declaration or None)
 CHAINS = (
@@ -80,9 +83,13 @@ def spell_match(match):
     """A row's match as nft statements, in the order nft prints them back."""
     values = dict(match)
     out = []
-    for key, word in (('src', 'ip saddr'), ('dst', 'ip daddr'), ('iif', 'iifname'), ('oif', 'oifname')):
+    if 'family' in values and not ('src' in values or 'dst' in values):
+        out.append('meta nfproto %s' % NFPROTO[values['family']])
+    for key, word in (('src', 'saddr'), ('dst', 'daddr'), ('iif', 'iifname'), ('oif', 'oifname')):
         if key in values:
             op, value = _value(key, values[key])
+            if key in ('src', 'dst'):
+                word = '%s %s' % ('ip6' if ':' in value else 'ip', word)
             out.append('%s %s%s' % (word, op, value))
     proto = values.get('proto')
     ports = [(k, values[k]) for k in ('dport', 'sport') if k in values]
@@ -95,7 +102,10 @@ def spell_match(match):
     if 'dst_type' in values:
         op, value = _value('dst_type', values['dst_type'])
         out.append('fib daddr type %s%s' % (op, value.lower()))
-    unknown = set(values) - {'src', 'dst', 'iif', 'oif', 'proto', 'dport', 'sport', 'ctstate', 'dst_type'}
+    if 'icmp6_type' in values:
+        out.append('icmpv6 type %s' % ICMP6_TYPES[values['icmp6_type']])
+    unknown = set(values) - {'src', 'dst', 'iif', 'oif', 'proto', 'dport', 'sport', 'ctstate', 'dst_type',
+                             'family', 'icmp6_type'}
     if unknown:
         raise ValueError('no nft spelling for match %s' % ', '.join(sorted(unknown)))
     return out
@@ -104,19 +114,23 @@ def spell_match(match):
 def spell_verdict(verdict, proto=None):
     if isinstance(verdict, tuple) and verdict[0] == 'DNAT':
         dummy, ip, cport, hport = verdict
+        family, addr = ('ip6', '[%s]' % ip) if ':' in ip else ('ip', ip)
         if cport[0] == hport[0] or cport[0] == cport[1]:
             # same ports either side (a range keeps each port), or many host ports to one
-            return 'dnat ip to %s:%s' % (ip, _ports(cport))
+            return 'dnat %s to %s:%s' % (family, addr, _ports(cport))
         # a shifted range maps port by port: host hport[0]+k -> container cport[0]+k
         pairs = ', '.join('%d : %d' % (hport[0] + k, cport[0] + k) for k in range(cport[1] - cport[0] + 1))
-        return 'dnat ip to %s : %s dport map { %s }' % (ip, proto, pairs)
+        return 'dnat %s to %s : %s dport map { %s }' % (family, ip, proto, pairs)
     if verdict in VERDICTS:
         return VERDICTS[verdict]
     return 'jump ' + NAMES[verdict]
 
 
 def spell(row):
-    return ' '.join(spell_match(row.match) + [spell_verdict(row.verdict, dict(row.match).get('proto'))])
+    match = row.match
+    if policy.family(row) == 6 and not any(k in ('src', 'dst', 'family') for k, dummy in match):
+        match = (('family', 6),) + tuple(match)  # a DNAT to IPv6 from any address (`dnat ip` implies IPv4)
+    return ' '.join(spell_match(match) + [spell_verdict(row.verdict, dict(row.match).get('proto'))])
 
 
 def link_element(bridge, receiver_ip, source_ip, port):
@@ -124,18 +138,19 @@ def link_element(bridge, receiver_ip, source_ip, port):
     return '%s . %s . %s . %s . %d' % (_quote(bridge), receiver_ip, source_ip, port['proto'], port['port'])
 
 
-def link_elements(state):
+def link_elements(state, version=4):
     dummy, per_bridge = policy.link_matching(state)
     return sorted(set(link_element(bridge, receiver_ip, source_ip, p)
                       for bridge, entries in per_bridge.items()
-                      for key, receiver_ip, source_ip, ports in entries for p in ports))
+                      for key, receiver_ip, source_ip, ports in entries
+                      if (':' in receiver_ip) == (version == 6) for p in ports))
 
 
-def link_rows():
+def link_rows(set_name=LINK_SET, ip='ip'):
     """Request (receiver -> source port) and reply (source port -> receiver) both looked up in one set."""
     return [
-        'iifname . ip saddr . ip daddr . meta l4proto . th dport @%s accept' % LINK_SET,
-        'iifname . ip daddr . ip saddr . meta l4proto . th sport @%s accept' % LINK_SET,
+        'iifname . %s saddr . %s daddr . meta l4proto . th dport @%s accept' % (ip, ip, set_name),
+        'iifname . %s daddr . %s saddr . meta l4proto . th sport @%s accept' % (ip, ip, set_name),
     ]
 
 
@@ -149,15 +164,18 @@ def render(state):
         if row.chain == 'CNET-LINKS':
             continue  # Docker's pairs (and ipsets) are the iptables spelling; here one set holds them all
         body[row.chain].append(spell(row))
-    elements = link_elements(state)
-    if elements:
-        body['CNET-LINKS'] = link_rows()
     lines = ['table %s {' % QUALIFIED]
-    lines.append('\tset %s {' % LINK_SET)
-    lines.append('\t\ttype ifname . ipv4_addr . ipv4_addr . inet_proto . inet_service')
-    if elements:
-        lines.append('\t\telements = { %s }' % ',\n\t\t\t     '.join(elements))
-    lines.append('\t}')
+    for version, set_name, ip, addr_type in LINK_SETS:
+        elements = link_elements(state, version)
+        if version == 6 and not policy.dual_stack(state):
+            continue  # an IPv4-only host's table stays as it was
+        if elements:
+            body['CNET-LINKS'] += link_rows(set_name, ip)
+        lines.append('\tset %s {' % set_name)
+        lines.append('\t\ttype ifname . %s . %s . inet_proto . inet_service' % (addr_type, addr_type))
+        if elements:
+            lines.append('\t\telements = { %s }' % ',\n\t\t\t     '.join(elements))
+        lines.append('\t}')
     if body['CNET-DNAT']:
         for name, hook in DNAT_HOOKS:
             lines += ['', '\tchain %s {' % name, '\t\t' + hook, '\t\tfib daddr type local jump %s' % NAMES['CNET-DNAT'],

@@ -17,6 +17,8 @@ Pure. The model (README, "Who may reach whom") is Docker 28's:
 Rows are family-neutral data (a row is `Row(table, chain, match, verdict, owner)`, `match` a
 tuple of (key, value), a value starting with '!' negated); `_rules` spells them for iptables, an
 nftables backend spells the same rows. A new feature adds rows to a stage, never a rule beside it.
+A row that names an address holds for that address's family only (`family`); every other row
+holds for both, so a dual-stack bridge's IPv6 passes the same stages as its IPv4.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -48,6 +50,35 @@ ESTABLISHED = 'RELATED,ESTABLISHED'
 LINK_SET_ABOVE = 32
 
 
+WILDCARDS = ('0.0.0.0', '::')
+ND_TYPES = (135, 136)  # ICMPv6 neighbour solicitation, advertisement
+
+
+def _family_of(value):
+    return 6 if ':' in value else 4
+
+
+def family(row):
+    """4 or 6 for a row that names an address (in a match or a DNAT target) or a family, None for both."""
+    for key, value in row.match:
+        if key == 'family':
+            return value
+        if key in ('src', 'dst'):
+            return _family_of(value.lstrip('!'))
+    if isinstance(row.verdict, tuple) and row.verdict[0] == 'DNAT':
+        return _family_of(row.verdict[1])
+    return None
+
+
+def for_family(rows, version):
+    """The rows that hold for IPv4 (4) or IPv6 (6)."""
+    return [r for r in rows if family(r) in (None, version)]
+
+
+def dual_stack(state):
+    return any(b.get('subnet_v6') for b in state['bridges'].values())
+
+
 def _filter(chain, match, verdict, owner):
     return Row('filter', chain, tuple(match), verdict, owner)
 
@@ -77,29 +108,35 @@ def bridge_rows(name, bridge):
     if bridge['icc']:
         rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'ACCEPT', owner))
     else:
+        if bridge.get('subnet_v6'):
+            # neighbour discovery between containers (only addresses, no data), so that linked
+            # containers find each other over IPv6 as over ARP, which the firewall does not see
+            rows.extend(_filter('CNET-ICC', (('family', 6), ('iif', name), ('oif', name), ('proto', 'ipv6-icmp'),
+                                             ('icmp6_type', t)), 'ACCEPT', owner) for t in ND_TYPES)
         rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'CNET-LINKS', owner))
         rows.append(_filter('CNET-ICC', (('iif', name), ('oif', name)), 'DROP', owner))
+    subnets = [bridge['subnet']] + ([bridge['subnet_v6']] if bridge.get('subnet_v6') else [])
     if not bridge['internal'] and bridge['ip_masquerade']:
-        rows.append(Row('nat', 'CNET-POSTROUTING', (('src', bridge['subnet']), ('oif', '!' + name)),
-                        'MASQUERADE', owner))
+        rows.extend(Row('nat', 'CNET-POSTROUTING', (('src', subnet), ('oif', '!' + name)), 'MASQUERADE', owner)
+                    for subnet in subnets)
     if bridge['ip_masquerade'] or bridge['internal']:
         # Routed straight to a container (from the LAN or another bridge) instead of to a
         # published host port: dropped before conntrack. The gateway is the host's own address.
         # A bridge without masquerade is routed on purpose: its replies come back addressed to the
         # containers, so there the ingress stage decides.
-        rows.append(Row('raw', 'CNET-RAW', (('dst', bridge['subnet']), ('iif', '!' + name), ('dst_type', '!LOCAL')),
-                        'DROP', owner))
+        rows.extend(Row('raw', 'CNET-RAW', (('dst', subnet), ('iif', '!' + name), ('dst_type', '!LOCAL')),
+                        'DROP', owner) for subnet in subnets)
     return rows
 
 
 def published(state, name):
-    """(bridge, container ip, mappings) of a container's published ports, or None."""
+    """(bridge, container's network there, mappings) of a container's published ports, or None."""
     entry = state['ports'].get(name)
     container = state['containers'].get(name)
     if not entry or not container or not container['networks']:
         return None
     net = container['networks'][0]
-    return net['bridge'], net['ip'], entry
+    return net['bridge'], net, entry
 
 
 def port_rows(state, name):
@@ -108,15 +145,19 @@ def port_rows(state, name):
     found = published(state, name)
     if found is None:
         return []
-    bridge_name, cip, entry = found
+    bridge_name, net, entry = found
     owner = 'port:' + name
-    sources = entry.get('allowed_sources') or [None]
     rows = []
     for m in entry['mappings']:
+        version = _family_of(m['host_ip'])
+        cip = net['ip6'] if version == 6 else net['ip']
+        # sources of the mapping's family only: a v4-only allow list lets no IPv6 client in
+        sources = [c for c in entry.get('allowed_sources') or [] if _family_of(c) == version] \
+            if entry.get('allowed_sources') else [None]
         p = m['proto']
         host = (m['host_port'], m['host_end'])
         cport = (m['port'], m['end'])
-        dst = () if m['host_ip'] == '0.0.0.0' else (('dst', m['host_ip']),)
+        dst = () if m['host_ip'] in WILDCARDS else (('dst', m['host_ip']),)
         for src in sources:
             s = (('src', src),) if src else ()
             rows.append(Row('nat', 'CNET-DNAT', s + dst + (('proto', p), ('dport', host)),
@@ -149,17 +190,22 @@ def loopback_rows(state):
     return rows
 
 
-def link_set_name(bridge):
-    return 'CNET-L-' + bridge  # bridge names have at most 15 characters; ipset allows 31
+def link_set_name(bridge, version=4):
+    # bridge names have at most 15 characters; ipset allows 31
+    return ('CNET-L6-' if version == 6 else 'CNET-L-') + bridge
+
+
+def set_family(name):
+    return 6 if name.startswith('CNET-L6-') else 4
 
 
 def link_matching(state):
     """(whether links are matched by sets, {bridge with icc off: [(link key, receiver_ip, source_ip, ports)]})."""
     per_bridge = {}
     for key in sorted(state['links']):
-        found = links.accept_ports(state, state['links'][key])
-        if found and not state['bridges'][found[0]]['icc']:
-            per_bridge.setdefault(found[0], []).append((key,) + found[1:])
+        for found in links.accept_ports(state, state['links'][key]):
+            if not state['bridges'][found[0]]['icc']:
+                per_bridge.setdefault(found[0], []).append((key,) + found[1:])
     pairs = sum(len(entry[3]) for entries in per_bridge.values() for entry in entries)
     return pairs > LINK_SET_ABOVE, per_bridge
 
@@ -181,16 +227,24 @@ def link_rows(state):
     rows, sets = [], {}
     if use_set:
         for bridge in sorted(per_bridge):
-            name = link_set_name(bridge)
-            sets[name] = set(links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in per_bridge[bridge]
-                             for p in ports)
-            for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
-                rows.append(_filter('CNET-LINKS', (('iif', bridge), ('oif', bridge), ('set', (name, flags))),
-                                    'ACCEPT', 'links:' + bridge))
+            for version in (4, 6):
+                members = set(links.set_entry(r_ip, s_ip, p) for key, r_ip, s_ip, ports in per_bridge[bridge]
+                              if _family_of(r_ip) == version for p in ports)
+                if not members:
+                    continue
+                name = link_set_name(bridge, version)
+                sets[name] = members
+                for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
+                    rows.append(_filter('CNET-LINKS', (('family', version), ('iif', bridge), ('oif', bridge),
+                                                       ('set', (name, flags))), 'ACCEPT', 'links:' + bridge))
         return rows, sets
-    by_key = dict((entry[0], (bridge,) + entry[1:]) for bridge, entries in per_bridge.items() for entry in entries)
+    by_key = {}
+    for bridge, entries in per_bridge.items():
+        for entry in entries:
+            by_key.setdefault(entry[0], []).append((bridge,) + entry[1:])
     for key in sorted(by_key):
-        rows.extend(link_pair_rows(key, *by_key[key]))
+        for found in by_key[key]:
+            rows.extend(link_pair_rows(key, *found))
     return rows, sets
 
 

@@ -10,12 +10,14 @@ __metaclass__ = type
 import re
 
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import address as address_of
-from ansible_collections.seed.container_net.plugins.module_utils._ipam import network_loose as network_of
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import any_address as address_of
+from ansible_collections.seed.container_net.plugins.module_utils._ipam import any_network as network_of
 
 PROTOCOLS = ('tcp', 'udp', 'sctp')
 # ASCII digits only, and \Z: '$' would also match before a trailing newline.
 RANGE_RE = re.compile(r'([0-9]+)(?:-([0-9]+))?\Z')
+BRACKETED_RE = re.compile(r'\[([^\]]*)\]:(.*)\Z')  # [IPv6]:HOSTPORT:CONTAINERPORT
+WILDCARD = {4: '0.0.0.0', 6: '::'}
 NUMBER_RE = re.compile(r'[0-9]+\Z')
 
 
@@ -91,7 +93,9 @@ def join_range(start, end):
 def parse_publish(entry, field):
     """One `-p` string or dict -> {host_ip, host_port, host_end, port, end, proto} (host_port None: pick one).
 
-    Forms: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/PROTO]; IPv4 only.
+    Forms: [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/PROTO], an IPv6 address in brackets
+    (`[::]:8080:80`). Without an address: the bridge's host_binding_ipv4, and host_binding_ipv6
+    too for a container with IPv6 (as Docker with --ipv6).
     """
     if isinstance(entry, dict):
         unknown = set(entry) - set(('host_ip', 'host_port', 'container_port', 'protocol'))
@@ -101,7 +105,7 @@ def parse_publish(entry, field):
             raise ParamError("%s.container_port is required" % field)
         host_ip = entry.get('host_ip') or ''
         if not isinstance(host_ip, str):  # netaddr would read an integer as an address
-            raise ParamError("%s.host_ip %r is not an IPv4 address" % (field, host_ip))
+            raise ParamError("%s.host_ip %r is not an IP address" % (field, host_ip))
         host = '' if entry.get('host_port') in (None, '') else str(entry['host_port'])
         container = str(entry['container_port'])
         proto = entry.get('protocol')
@@ -109,8 +113,12 @@ def parse_publish(entry, field):
         raise ParamError("%s %r is neither a -p string nor a dict" % (field, entry))
     else:
         text = _one_line(entry, field)
-        if '[' in text:
-            raise ParamError("%s '%s': IPv6 host addresses are not supported" % (field, entry))
+        bracketed = BRACKETED_RE.match(text)
+        if '[' in text and (not bracketed or ':' not in bracketed.group(1)):
+            raise ParamError("%s '%s' is not [IPV6]:[HOSTPORT]:CONTAINERPORT[/PROTO]" % (field, entry))
+        host_ip6 = bracketed.group(1) if bracketed else None
+        if bracketed:
+            text = 'v6:' + bracketed.group(2)  # a placeholder address, so the split below sees three parts
         rest, sep, proto = text.partition('/')
         if sep and not proto:
             raise ParamError("%s '%s' has an empty protocol" % (field, entry))
@@ -120,6 +128,10 @@ def parse_publish(entry, field):
         container = parts[-1]
         host = parts[-2] if len(parts) >= 2 else ''
         host_ip = parts[0] if len(parts) == 3 else ''
+        if host_ip6 is not None:
+            if len(parts) != 3:
+                raise ParamError("%s '%s' is not [IPV6]:[HOSTPORT]:CONTAINERPORT[/PROTO]" % (field, entry))
+            host_ip = host_ip6
     start, end = port_range(container, field + ' container port')
     spec = {'host_ip': host_ip, 'port': start, 'end': end, 'proto': protocol(proto, field),
             'host_port': None, 'host_end': None}
@@ -134,9 +146,9 @@ def parse_publish(entry, field):
 
 def overlapping(a, b):
     """Two mappings clash when protocol and host ports overlap on the same (or a wildcard) address."""
-    if a['proto'] != b['proto']:
-        return False
-    if a['host_ip'] != b['host_ip'] and '0.0.0.0' not in (a['host_ip'], b['host_ip']):
+    if a['proto'] != b['proto'] or (':' in a['host_ip']) != (':' in b['host_ip']):
+        return False  # IPv4 and IPv6 mappings are DNAT'ed in different families
+    if a['host_ip'] != b['host_ip'] and not set(WILDCARD.values()) & set((a['host_ip'], b['host_ip'])):
         return False
     return a['host_port'] <= b['host_end'] and b['host_port'] <= a['host_end']
 
@@ -163,9 +175,18 @@ def parse_port_list(text):
 
 
 def describe(mapping):
-    """A mapping as `docker port` prints it: 5432/tcp -> 127.0.0.1:15432."""
-    return '%s/%s -> %s:%s' % (join_range(mapping['port'], mapping['end']), mapping['proto'], mapping['host_ip'],
+    """A mapping as `docker port` prints it: 5432/tcp -> 127.0.0.1:15432, 80/tcp -> [::]:8080."""
+    host_ip = '[%s]' % mapping['host_ip'] if ':' in mapping['host_ip'] else mapping['host_ip']
+    return '%s/%s -> %s:%s' % (join_range(mapping['port'], mapping['end']), mapping['proto'], host_ip,
                                join_range(mapping['host_port'], mapping['host_end']))
+
+
+def listener_clash(host_ip, bound):
+    """Whether sockets bound at `bound` (addresses, wildcards among them) take a mapping's host
+    address: same family, and either side the wildcard or the same address."""
+    version = 6 if ':' in host_ip else 4
+    same = set(a for a in bound if (':' in a) == (version == 6))
+    return bool(same) and (host_ip == WILDCARD[version] or host_ip in same or WILDCARD[version] in same)
 
 
 class HostReads:
@@ -182,25 +203,54 @@ class HostReads:
         return self._cache[(key,) + args]
 
 
-def assign(specs, default_ip, previous, others, reads):
+def with_ipv6_twins(specs, default_ip6):
+    """Docker with --ipv6: a mapping without a host address is published on both families, the
+    IPv6 twin on the same host port (a random port is chosen once, for both)."""
+    out = []
+    for spec, field in specs:
+        out.append((spec, field))
+        if default_ip6 and not spec['host_ip']:
+            out.append((dict(spec, host_ip=default_ip6, twin=True), field))
+    return out
+
+
+def check_host_ip(addr, field, reads, has_ipv6):
+    if addr == '::1' or addr.startswith('::ffff:'):
+        raise ParamError("%s host_ip '%s': the kernel does not route %s to a container (no IPv6 route_localnet); "
+                         "publish on 127.0.0.1 or ::" % (field, addr, 'the IPv6 loopback' if addr == '::1'
+                                                         else 'an IPv4-mapped address'))
+    if ':' in addr and not has_ipv6:
+        raise ParamError("%s host_ip '%s' is IPv6, but the container has no IPv6 address (its first network's bridge "
+                         "has no subnet_v6)" % (field, addr))
+    if addr not in WILDCARD.values() and not addr.startswith('127.') and addr not in reads.get('addresses'):
+        raise ParamError("%s host_ip '%s' is not an address of this host" % (field, addr))
+
+
+def assign(specs, default_ip, previous, others, reads, default_ip6=None):
     """Fill host addresses and ports of parsed specs; refuse clashes; keep ports chosen on earlier runs.
 
     `specs` are (spec, field) pairs; `previous` the container's mappings of the last run; `others`
-    every other container's mappings (with their `owner`, for the error message).
+    every other container's mappings (with their `owner`, for the error message); `default_ip6`:
+    where mappings without an address are published too (None: IPv4 only).
     """
     done = []
-    for spec, field in specs:
+    for spec, field in with_ipv6_twins(specs, default_ip6):
+        twin = spec.pop('twin', False)
         spec = dict(spec, host_ip=spec['host_ip'] or default_ip)
-        addr = str(address_of(spec['host_ip'], field + ' host_ip'))
-        if addr != '0.0.0.0' and not addr.startswith('127.') and addr not in reads.get('addresses'):
-            raise ParamError("%s host_ip '%s' is not an address of this host" % (field, addr))
+        addr = address_of(spec['host_ip'], field + ' host_ip')
+        check_host_ip(addr, field, reads, default_ip6 is not None)
         spec['host_ip'] = addr
+        twin_of_random = twin and spec['host_port'] is None
+        if twin_of_random:
+            spec['host_port'], spec['host_end'] = done[-1]['host_port'], done[-1]['host_end']
         size = spec['end'] - spec['port']
-        spec['random'] = spec['host_port'] is None
+        spec['random'] = twin_of_random or spec['host_port'] is None
         same = [m for m in previous if all(m[k] == spec[k] for k in ('host_ip', 'port', 'end', 'proto', 'random'))
                 and (spec['random'] or m['host_port'] == spec['host_port'])]
         listeners = reads.get('listeners', spec['proto']) if spec['proto'] in ('tcp', 'udp') else {}
-        if spec['random'] and same:
+        if twin_of_random:
+            pass  # the port its IPv4 twin took
+        elif spec['random'] and same:
             spec['host_port'], spec['host_end'] = same[0]['host_port'], same[0]['host_end']
         elif spec['random']:
             low, high, reserved = reads.get('range')
@@ -217,7 +267,7 @@ def assign(specs, default_ip, previous, others, reads):
         if not same:  # a port this mapping already held is not someone else's listener
             for port in range(spec['host_port'], spec['host_end'] + 1):
                 bound = listeners.get(port, set())
-                if bound and (spec['host_ip'] == '0.0.0.0' or spec['host_ip'] in bound or '0.0.0.0' in bound):
+                if listener_clash(spec['host_ip'], bound):
                     raise ParamError("%s %s clashes with a socket listening on %s:%d/%s"
                                      % (field, describe(spec), sorted(bound)[0], port, spec['proto']))
         done.append(spec)
@@ -243,7 +293,8 @@ def record(name, params, state, reads):
                           'publish_all (%s)' % format_exposed(exposed)))
     previous = state['ports'].get(name, {}).get('mappings', [])
     others = [dict(m, owner=c) for c, e in state['ports'].items() if c != name for m in e['mappings']]
-    mappings = assign(specs, bridge['host_binding_ipv4'], previous, others, reads)
+    default_ip6 = bridge.get('host_binding_ipv6') if container['networks'][0].get('ip6') else None
+    mappings = assign(specs, bridge['host_binding_ipv4'], previous, others, reads, default_ip6)
     return {'mappings': mappings, 'allowed_sources': sources, 'publish_all': bool(params.get('publish_all'))}
 
 
@@ -254,6 +305,7 @@ def facts(state, name):
     return {
         'container': name,
         'container_ip': state['containers'][name]['networks'][0]['ip'],
+        'container_ip6': state['containers'][name]['networks'][0].get('ip6'),
         'mappings': [{'host_ip': m['host_ip'], 'host_port': m['host_port'], 'host_port_end': m['host_end'],
                       'container_port': m['port'], 'container_port_end': m['end'], 'protocol': m['proto'],
                       'random': m['random']} for m in entry['mappings']],

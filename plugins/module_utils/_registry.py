@@ -25,7 +25,7 @@ STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
 # Every temporary file we write starts so: one left by a killed run is ours to remove.
 TMP_PREFIX = '.cnet-'
-EMPTY_STATE = {'version': 3, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
+EMPTY_STATE = {'version': 4, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
                'firewall': {'created_tables': []}}
 
 
@@ -160,6 +160,9 @@ MIGRATIONS = {
     # 3 records the firewall backend (`firewall.backend`). Rules written before it are iptables';
     # a format-2 reader would ignore an nftables record and write iptables rules beside the table.
     2: lambda state: _record_backend(dict(state, version=3), 'iptables'),
+    # 4 may hold dual-stack bridges (subnet_v6, ip6 leases, ip6tables tables in
+    # `created_tables6`): a format-3 reader would drop their IPv6 silently. Nothing to convert.
+    3: lambda state: dict(state, version=4),
 }
 
 
@@ -190,8 +193,10 @@ def with_journal(before, state):
                 veths = set(n['veth'] for n in merged[kind][key].get('networks', []))
                 merged[kind][key]['networks'] = merged[kind][key].get('networks', []) + [
                     copy.deepcopy(n) for n in record.get('networks', []) if n['veth'] not in veths]
-    tables = set(merged['firewall']['created_tables']) | set(before.get('firewall', {}).get('created_tables', []))
-    merged['firewall']['created_tables'] = sorted(tables)
+    for key in ('created_tables', 'created_tables6'):
+        tables = set(merged['firewall'].get(key, [])) | set(before.get('firewall', {}).get(key, []))
+        if tables:
+            merged['firewall'][key] = sorted(tables)
     return merged
 
 
@@ -236,7 +241,8 @@ def _unlink(path):
 
 def is_empty(state):
     return not any(state.get(k) for k in ('bridges', 'containers', 'links', 'ports')) \
-        and not state.get('firewall', {}).get('created_tables')
+        and not state.get('firewall', {}).get('created_tables') \
+        and not state.get('firewall', {}).get('created_tables6')
 
 
 def stale_temp_files(directory):

@@ -30,7 +30,7 @@ def _neg(value):
 
 
 def _cidr(value):
-    return value if '/' in value else value + '/32'
+    return value if '/' in value else value + ('/128' if ':' in value else '/32')
 
 
 def _ports(span, sep):
@@ -56,7 +56,9 @@ def spell_match(match):
         elif key == 'dst_type':
             neg, value = _neg(value)
             out.append('-m addrtype %s--dst-type %s' % (neg, value))
-        elif key not in BASIC:
+        elif key == 'icmp6_type':
+            out.append('-m icmp6 --icmpv6-type %d' % value)
+        elif key not in BASIC + ('family',):  # the family is the table's (iptables or ip6tables)
             raise ValueError('unknown match %s' % key)
     return ' '.join(out)
 
@@ -64,7 +66,7 @@ def spell_match(match):
 def spell_verdict(verdict):
     if isinstance(verdict, tuple) and verdict[0] == 'DNAT':
         dummy, ip, cport, hport = verdict
-        to = '%s:%s' % (ip, _ports(cport, '-'))
+        to = '%s:%s' % ('[%s]' % ip if ':' in ip else ip, _ports(cport, '-'))
         if cport[0] != cport[1] and cport[0] != hport[0]:
             # A shifted range maps port by port: host hport[0]+k -> container cport[0]+k.
             to += '/%d' % hport[0]
@@ -78,10 +80,13 @@ def spell(row):
     return ('%s -j %s' % (matches, spell_verdict(row.verdict))) if matches else '-j %s' % spell_verdict(row.verdict)
 
 
-def render(state):
-    """The complete owned rule set for a registry document."""
+def render(state, version=4):
+    """The complete owned rule set for a registry document: iptables' (4) or ip6tables' (6, empty
+    without a dual-stack bridge)."""
     rs = Ruleset()
     rows, sets = policy.rows(state)
+    rows = policy.for_family(rows, version) if version == 4 or policy.dual_stack(state) else []
+    sets = dict((name, members) for name, members in sets.items() if policy.set_family(name) == version)
     if not rows:
         return rs
     for chain in policy.FILTER_CHAINS:
@@ -93,14 +98,14 @@ def render(state):
     return rs
 
 
-def render_pass(state):
+def render_pass(state, version=4):
     """Under the nftables backend, where iptables is installed: its FORWARD chain accepts the owned
     bridges' traffic. An nft accept ends only its own table's chain, so without this a DROP policy
     there (Docker sets one) would drop what the table allowed. Every packet to or from an owned
     bridge is also judged by the table, whose drops are final whichever hook runs first, so this
     opens nothing the table blocks."""
     rs = Ruleset()
-    for name in sorted(state['bridges']):
+    for name in sorted(b for b, rec in state['bridges'].items() if version == 4 or rec.get('subnet_v6')):
         for flag in ('-i', '-o'):
             rs.add('filter', 'CNET-FORWARD', '%s %s -j ACCEPT' % (flag, name), 'nft-pass:' + name)
     return rs

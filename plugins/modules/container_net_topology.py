@@ -46,6 +46,11 @@ options:
       internal: {description: No traffic between the bridge and other interfaces., type: bool, default: false}
       host_binding_ipv4: {description: Default host address of published ports., type: str, default: 0.0.0.0}
       dns: {description: A user-defined network whose containers resolve each other by name and alias., type: bool, default: false}
+      enable_ipv6: {description: "Dual stack; left out, dual stack exactly when O(bridges[].subnet_v6) is set.", type: bool}
+      subnet_v6: {description: IPv6 subnet (CIDR)., type: str}
+      gateway_v6: {description: IPv6 bridge address; default the subnet's C(::1)., type: str}
+      ip_range_v6: {description: Sub-range IPv6 addresses are allocated from., type: str}
+      host_binding_ipv6: {description: Default IPv6 host address of published ports., type: str, default: "::"}
   containers:
     description: Containers, with the options of M(seed.container_net.container_netns) plus their links and ports.
     type: list
@@ -61,6 +66,7 @@ options:
         suboptions:
           bridge: {description: Bridge name., type: str, required: true}
           ip: {description: Static address., type: str}
+          ip6: {description: Static IPv6 address (dual-stack bridges)., type: str}
           mac: {description: MAC address., type: str}
           aliases: {description: "Network aliases (bridges with O(bridges[].dns=true) only).", type: list, elements: str, default: []}
       hostname: {description: Host name; default a kept 12-hex-digit id., type: str}

@@ -54,6 +54,12 @@ options:
       ip:
         description: Static address on that bridge. Default is the lowest free address of its range.
         type: str
+      ip6:
+        description:
+          - Static IPv6 address on a dual-stack bridge (one with
+            O(seed.container_net.docker_bridge#module:subnet_v6)). Default is the lowest free address of its IPv6 range.
+          - The first network with IPv6 carries the IPv6 default route.
+        type: str
       mac:
         description: MAC address. Default is Docker's C(02:42) followed by the IPv4 address.
         type: str
@@ -146,8 +152,11 @@ container:
     netns_path: {description: "Path of the network namespace, for C(NetworkNamespacePath=).", type: str, returned: success}
     ip: {description: Address on the first network., type: str, returned: success}
     gateway: {description: Default gateway., type: str, returned: success}
+    ip6: {description: IPv6 address on the first dual-stack network (null without one)., type: str, returned: success}
     networks:
-      description: One entry per network, with C(bridge), C(ip), C(prefixlen), C(mac), C(gateway), C(ifname) and C(veth).
+      description:
+        - One entry per network, with C(bridge), C(ip), C(prefixlen), C(mac), C(gateway), C(ifname) and C(veth);
+          on a dual-stack bridge also C(ip6), C(prefixlen_v6) and C(gateway_v6).
       type: list
       elements: dict
       returned: success

@@ -80,6 +80,38 @@ options:
     description: Default host address for ports published to containers on this bridge.
     type: str
     default: 0.0.0.0
+  enable_ipv6:
+    description:
+      - A dual-stack bridge (Docker's C(--ipv6)). Its containers get an IPv6 address besides the IPv4
+        one, with a default route via O(gateway_v6); the isolation model (internal, icc, ingress,
+        published ports only) holds for IPv6 in the same stages as for IPv4, with ip6tables or in
+        the same C(inet) table. Linked containers reach each other's exposed ports over both families.
+      - V(true) without O(subnet_v6) takes a ULA C(/64) (C(fdXX:XXXX:XXXX::/64)) derived from the
+        machine ID and the bridge name, kept once chosen.
+      - Left out, a bridge is dual-stack exactly when O(subnet_v6) is set. V(false) with an IPv6 option
+        is refused.
+      - A bridge without IPv6 keeps IPv6 off on itself and on its containers' interfaces, so nothing
+        reaches them over link-local addresses.
+      - Dual stack sets C(net.ipv6.conf.all.forwarding=1) on the host (which stops the host from taking
+        router advertisements on interfaces with C(accept_ra=1)) and, with O(icc=false),
+        C(net.bridge.bridge-nf-call-ip6tables=1).
+    type: bool
+  subnet_v6:
+    description: IPv6 subnet of the bridge (CIDR, C(/64) to C(/120)); implies O(enable_ipv6=true).
+    type: str
+  gateway_v6:
+    description: IPv6 address of the bridge itself. Defaults to the first address after the subnet's own (C(::1)).
+    type: str
+  ip_range_v6:
+    description: Sub-range of O(subnet_v6) that container IPv6 addresses are allocated from (lowest free first).
+    type: str
+  host_binding_ipv6:
+    description:
+      - Default IPv6 host address of published ports. A mapping without a host address is published on
+        O(host_binding_ipv4) and, for a container with IPv6, on this address too, on the same host port (as Docker
+        with C(--ipv6)).
+    type: str
+    default: "::"
 '''
 
 EXAMPLES = r'''
@@ -95,6 +127,12 @@ EXAMPLES = r'''
     ip_range: 10.88.0.128/25
     icc: false
     mtu: 1450
+
+- name: A dual-stack bridge (IPv4 and IPv6)
+  seed.container_net.docker_bridge:
+    name: web0
+    subnet: 10.89.0.0/24
+    subnet_v6: fd00:89::/64
 
 - name: Remove the bridge, its rules and its registry entry
   seed.container_net.docker_bridge:
@@ -117,6 +155,7 @@ bridge:
     ip_masquerade: true
     internal: false
     host_binding_ipv4: 0.0.0.0
+    enable_ipv6: false
     containers: []
 '''
 

@@ -39,7 +39,11 @@ options:
       - Docker C(-p) strings C([IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|udp|sctp]), for example
         V(8080:80), V(127.0.0.1:5000:5000), V(127.0.0.1::5000), V(5000:5000/udp), V(7000-7005:7000-7005),
         or dicts with keys C(host_ip), C(host_port), C(container_port) and C(protocol).
-      - The host address defaults to the bridge's C(host_binding_ipv4).
+      - An IPv6 host address goes in brackets, V([::]:8080:80) (or C(host_ip) V(::) in a dict), for a container
+        on a dual-stack bridge; it is DNAT'ed to the container's IPv6 address. V(::1) is refused (the kernel
+        does not route the IPv6 loopback to another interface; use V(127.0.0.1)).
+      - The host address defaults to the bridge's C(host_binding_ipv4); for a container with IPv6 the port
+        is published on the bridge's C(host_binding_ipv6) (V(::)) too, on the same host port, as Docker with C(--ipv6).
       - The list replaces what was published for the container before.
     type: list
     elements: raw
@@ -49,7 +53,9 @@ options:
     type: bool
     default: false
   allowed_sources:
-    description: CIDRs that may connect to the published ports. Default is everyone.
+    description:
+      - CIDRs (IPv4 or IPv6) that may connect to the published ports. Default is everyone.
+      - Each mapping takes the CIDRs of its own family; an IPv6 mapping with only IPv4 CIDRs listed admits nobody.
     type: list
     elements: str
     default: []
@@ -93,6 +99,7 @@ ports:
   contains:
     container: {description: The container., type: str, returned: success}
     container_ip: {description: The address the mappings lead to., type: str, returned: success}
+    container_ip6: {description: The IPv6 address IPv6 mappings lead to (null without one)., type: str, returned: success}
     mappings:
       description: One entry per mapping with C(host_ip), C(host_port), C(host_port_end), C(container_port),
         C(container_port_end), C(protocol) and C(random) (the host port was chosen by the module).
@@ -108,6 +115,7 @@ ports:
   sample:
     container: web
     container_ip: 172.30.0.3
+    container_ip6: null
     docker_port: ["80/tcp -> 0.0.0.0:8080", "5432/tcp -> 127.0.0.1:15432"]
     allowed_sources: []
 '''

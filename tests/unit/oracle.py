@@ -3,17 +3,19 @@
 import os
 
 ORACLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'docker-20.10-links-oracle.txt')
+# The same engine with --ipv6 --fixed-cidr-v6=fd00:dead:beef::/64 --ip6tables (scripts/oracle/docker-links-ipv6.sh).
+ORACLE6 = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'docker-20.10-links-ipv6-oracle.txt')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def text():
-    with open(ORACLE) as f:
+def text(path=ORACLE):
+    with open(path) as f:
         return f.read()
 
 
-def block_after(marker, stop=('', '---')):
+def block_after(marker, stop=('', '---'), path=ORACLE):
     """The lines that follow the first line starting with `marker`, up to a stop line."""
-    lines = text().splitlines()
+    lines = text(path).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(marker)) + 1
     if lines[start].startswith('$ '):  # a section title is followed by the command that produced it
         start += 1

@@ -100,7 +100,7 @@ def test_set_plan_adds_and_deletes_members_and_destroys_unused_sets_after():
     assert payload.splitlines() == [
         'del CNET-L-br0 10.0.0.2,udp:53,10.0.0.3',
         'add CNET-L-br0 10.0.0.2,tcp:6379,10.0.0.4',
-        fw.SET_CREATE % 'CNET-L-new',
+        fw.SET_CREATE % ('CNET-L-new', 'inet'),
         'add CNET-L-new 10.1.0.2,sctp:9,10.1.0.3',
     ]
     assert destroy == ['CNET-L-old']  # never 'blocklist': not the collection's

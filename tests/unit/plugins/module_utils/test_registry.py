@@ -234,7 +234,7 @@ def test_readers_never_see_a_partial_state(tmp_path):
 
 def test_a_format_1_registry_is_read_through_its_migration():
     state = reg.parse(json.dumps({'version': 1, 'bridges': {'br0': {'subnet': '10.0.0.0/24'}}}), 'p')
-    assert state['version'] == reg.VERSION == 3 and state['bridges'] == {'br0': {'subnet': '10.0.0.0/24'}}
+    assert state['version'] == reg.VERSION == 4 and state['bridges'] == {'br0': {'subnet': '10.0.0.0/24'}}
     # rules written before backends were recorded are iptables': auto keeps them there
     assert state['firewall'] == {'created_tables': [], 'backend': 'iptables'}
     assert 'journal' not in state
