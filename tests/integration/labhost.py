@@ -218,6 +218,7 @@ class Lab:
             'addrs': settled(self.sh('ip addr').stdout),
             'routes': settled(self.sh('ip route; ip -6 route').stdout),
             'iptables': iptables_save(self),
+            'ip6tables': ip6tables_save(self),
             'ipsets': self.sh('ipset save').stdout,
             'nft': nft_tables(self),
             'netns': sorted(n for n in os.listdir('/run/netns') if n.startswith(self.id)),
@@ -269,10 +270,14 @@ def settled(text):
     return text.replace(' tentative', '').replace(' linkdown', '')
 
 
-def iptables_save(lab):
-    """iptables-save without its timestamp comments."""
-    text = lab.sh('iptables-save').stdout
+def iptables_save(lab, cmd='iptables-save'):
+    """iptables-save (or ip6tables-save) without its timestamp comments."""
+    text = lab.sh(cmd).stdout
     return '\n'.join(line for line in text.splitlines() if not line.startswith('#'))
+
+
+def ip6tables_save(lab):
+    return iptables_save(lab, 'ip6tables-save')
 
 
 IPTABLES_TABLES = re.compile(r'^table (ip|ip6) (filter|nat|raw|mangle|security) \{')
@@ -290,12 +295,14 @@ def owned_rules(lab):
     """The collection's rules as the suite's backend holds them: owned iptables lines, or the owned table."""
     if BACKEND == 'nftables':
         return lab.sh('nft list table inet container_net', check=False).stdout
-    return '\n'.join(line for line in iptables_save(lab).splitlines() if 'CNET-' in line or 'cnet:' in line)
+    lines = [line for line in iptables_save(lab).splitlines() if 'CNET-' in line or 'cnet:' in line]
+    lines += ['ip6 ' + line for line in ip6tables_save(lab).splitlines() if 'CNET-' in line or 'cnet:' in line]
+    return '\n'.join(lines)
 
 
-def link_elements(lab):
-    """The nftables backend's link set: {(bridge, receiver ip, source ip, proto, port)}."""
-    listing = json.loads(lab.sh('nft -j list set inet container_net links').stdout)['nftables']
+def link_elements(lab, set_name='links'):
+    """The nftables backend's link set: {(bridge, receiver ip, source ip, proto, port)} (`links6`: IPv6)."""
+    listing = json.loads(lab.sh('nft -j list set inet container_net %s' % set_name).stdout)['nftables']
     elems = [item['set'].get('elem', []) for item in listing if 'set' in item][0]
     return set(tuple(e['concat']) for e in elems)
 

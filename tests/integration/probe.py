@@ -133,7 +133,7 @@ def watch(args):
         stop = os.path.exists(args.until)  # decided before the round: the last round starts after the change
         pending = {}
         for target in targets:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(_family(target[0]), socket.SOCK_STREAM)
             s.setblocking(False)
             s.connect_ex(target)
             pending[s.fileno()] = (target, s)

@@ -14,6 +14,10 @@ from labhost import BACKEND, tcp_request, udp_request
 LAN_LAB, LAN_PEER = '10.95.0.1', '10.95.0.2'
 FORGER_LAB, FORGER_PEER = '10.96.0.1', '10.96.0.2'
 SUBNETS = {'a': '10.91.0.0/24', 'b': '10.92.0.0/24', 'c': '10.93.0.0/24', 'i': '10.94.0.0/24'}
+# The same lab, dual stack: every bridge also has an IPv6 subnet, the LAN an IPv6 route to each.
+LAN_LAB6, LAN_PEER6 = 'fd00:95::1', 'fd00:95::2'
+FORGER_LAB6, FORGER_PEER6 = 'fd00:96::1', 'fd00:96::2'
+SUBNETS6 = {'a': 'fd00:91::/64', 'b': 'fd00:92::/64', 'c': 'fd00:93::/64', 'i': 'fd00:94::/64'}
 
 # Targets: (name, container, tcp port, udp port, how it is addressed). Published ports are tried
 # through the host port (what any client would use) and routed straight to the container.
@@ -42,15 +46,20 @@ MODEL = {
     'LAN with a route': (Y, N, N, N, N, N),         # published host ports only, never routed inside
     'LAN forging 127.0.0.1': (N, N, N, N, N, N),    # moby#45610: nothing addressed to 127/8 from outside
 }
+# IPv6 holds the same model: links pass over IPv6 too (Docker 20.10 accepts them over IPv4 only,
+# though its hosts lines name the IPv6 address first), and the forger sends to ::1 instead.
 
 
-def build(lab):
+def build(lab, family=4):
     names = dict((k, lab.name(k)) for k in ('a', 'b', 'c', 'i', 'pub', 'db', 'lnk', 'unl', 'bon', 'bsrc', 'coff',
                                             'int', 'isrc'))
     bridges = [{'name': names['a'], 'subnet': SUBNETS['a'], 'icc': False},
                {'name': names['b'], 'subnet': SUBNETS['b']},
                {'name': names['c'], 'subnet': SUBNETS['c'], 'icc': False},
                {'name': names['i'], 'subnet': SUBNETS['i'], 'internal': True}]
+    if family == 6:
+        for bridge, key in zip(bridges, 'abci'):
+            bridge['subnet_v6'] = SUBNETS6[key]
     containers = [
         {'name': names['pub'], 'bridge': names['a'], 'exposed_ports': ['8000/tcp', '8001/udp', '9000/tcp', '9001/udp'],
          'ports': ['18000:8000', '18001:8001/udp', '127.0.0.1:18002:8000']},
@@ -64,7 +73,7 @@ def build(lab):
         {'name': names['isrc'], 'bridge': names['i']},
     ]
     result = lab.ok('container_net_topology', bridges=bridges, containers=containers)
-    ips = dict((n, c['ip']) for n, c in result['containers'].items())
+    ips = dict((n, c['ip6' if family == 6 else 'ip']) for n, c in result['containers'].items())
     lan = lab.add_peer('lan', LAN_LAB + '/24', LAN_PEER + '/24')
     for subnet in sorted(SUBNETS.values()):  # a neighbour that routes every subnet via us
         lab.in_ns(lan, 'ip route add %s via %s' % (subnet, LAN_LAB))
@@ -73,12 +82,23 @@ def build(lab):
     lab.in_ns(forger, 'sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.%s.route_localnet=1 && '
                       'ip route del 127.0.0.0/8 dev lo table local && ip route del 127.0.0.1 dev lo table local && '
                       'ip route add 127.0.0.0/8 via %s dev %s' % (dev, FORGER_LAB, dev))
+    if family == 6:
+        for ns, mine, theirs in ((lan, LAN_PEER6, LAN_LAB6), (forger, FORGER_PEER6, FORGER_LAB6)):
+            peer_dev = lab.in_ns(ns, "ip -o link | awk -F': ' '$2 != \"lo\" {print $2}' | cut -d@ -f1").stdout.strip()
+            lab_dev = peer_dev[:-1] + 'h'
+            lab.sh('ip addr add %s/64 dev %s nodad' % (theirs, lab_dev))
+            lab.in_ns(ns, 'ip addr add %s/64 dev %s nodad' % (mine, peer_dev))
+        for subnet in sorted(SUBNETS6.values()):
+            lab.in_ns(lan, 'ip -6 route add %s via %s' % (subnet, LAN_LAB6))
+        # ::1 routed to the host instead of lo (the kernel drops it on the wire either side)
+        lab.in_ns(forger, 'ip -6 route del local ::1 table local && ip -6 route add ::1/128 via %s dev %s'
+                  % (FORGER_LAB6, dev))
     # Servers that name themselves: an answer proves which server it came from.
     for short, tcp, udp in (('pub', [8000, 9000], [8001, 9001]), ('db', [5432], [5353]),
                             ('bon', [7000], [7001]), ('int', [7000], [7001])):
         for port in tcp + udp:
             proto = 'tcp' if port in tcp else 'udp'
-            lab.echo(names[short], '%s-%d\n' % (short, port), **{proto: [port]})
+            lab.echo(names[short], '%s-%d\n' % (short, port), bind='::' if family == 6 else None, **{proto: [port]})
     return names, ips, lan, forger
 
 
@@ -89,12 +109,14 @@ def source_ns(lab, names, lan, forger, source):
             'LAN forging 127.0.0.1': forger}[source]
 
 
-def address(source, target, ips, names):
+def address(source, target, ips, names, family=4):
     label, container, tcp, udp, how = target
     if source == 'LAN forging 127.0.0.1':
-        return '127.0.0.1'  # packets for 127.0.0.1 routed to the host, to every port
+        return '::1' if family == 6 else '127.0.0.1'  # packets for loopback routed to the host, to every port
     if how == 'direct':
         return ips[names[container]]
+    if family == 6:
+        return LAN_LAB6  # the host's own IPv6 address (::1 is never DNAT'ed)
     if source == 'host':
         return '127.0.0.1'
     return LAN_LAB  # a host address, as a container or the LAN would dial it
@@ -114,19 +136,21 @@ def probe(lab, ns, ip, proto, port):
     return udp_request(lab, ns, ip, port)
 
 
-def test_attack_matrix_every_source_against_every_target(lab):
-    names, ips, lan, forger = build(lab)
+@pytest.mark.parametrize('family', [4, 6], ids=['ipv4', 'ipv6'])
+def test_attack_matrix_every_source_against_every_target(lab, family):
+    names, ips, lan, forger = build(lab, family)
     cells = []
     for source in SOURCES:
         ns = source_ns(lab, names, lan, forger, source)
         for target, allowed in zip(TARGETS, MODEL[source]):
             for proto in ('tcp', 'udp'):
                 port = target[2] if proto == 'tcp' else target[3]
-                cells.append((source, target, proto, ns, address(source, target, ips, names), port, allowed))
-    # the forger also tries the loopback-only publish, which only the host may use
-    cells.append(('LAN forging 127.0.0.1', ('loopback-only publish', 'pub', 18002, None, 'host'), 'tcp', forger,
-                  '127.0.0.1', 18002, False))
-    cells.append(('host', ('loopback-only publish', 'pub', 18002, None, 'host'), 'tcp', lab.ns, '127.0.0.1', 18002, True))
+                cells.append((source, target, proto, ns, address(source, target, ips, names, family), port, allowed))
+    if family == 4:  # the forger also tries the loopback-only publish, which only the host may use
+        cells.append(('LAN forging 127.0.0.1', ('loopback-only publish', 'pub', 18002, None, 'host'), 'tcp', forger,
+                      '127.0.0.1', 18002, False))
+        cells.append(('host', ('loopback-only publish', 'pub', 18002, None, 'host'), 'tcp', lab.ns, '127.0.0.1', 18002,
+                      True))
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda c: probe(lab, c[3], c[4], c[2], c[5]), cells))
     wrong = []
@@ -138,9 +162,10 @@ def test_attack_matrix_every_source_against_every_target(lab):
     assert not wrong, '\n'.join(wrong)
     # Controls, after every blocked probe: each server answers an allowed client in the same run,
     # so a "blocked" cell above was the rule, not a dead server.
+    lan_lab = LAN_LAB6 if family == 6 else LAN_LAB
     controls = [(names['lnk'], ips[names['db']], 'tcp', 5432, 'db-5432\n'),
                 (names['lnk'], ips[names['db']], 'udp', 5353, 'db-5353\n'),
-                (lan, LAN_LAB, 'tcp', 18000, 'pub-8000\n'), (lan, LAN_LAB, 'udp', 18001, 'pub-8001\n')]
+                (lan, lan_lab, 'tcp', 18000, 'pub-8000\n'), (lan, lan_lab, 'udp', 18001, 'pub-8001\n')]
     for short, tcp, udp in (('pub', 9000, 9001), ('pub', 8000, 8001), ('bon', 7000, 7001), ('int', 7000, 7001)):
         controls.append((lab.ns, ips[names[short]], 'tcp', tcp, '%s-%d\n' % (short, tcp)))
         controls.append((lab.ns, ips[names[short]], 'udp', udp, '%s-%d\n' % (short, udp)))

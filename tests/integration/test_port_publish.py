@@ -83,18 +83,27 @@ def test_allowed_sources(lab):
     assert tcp_request(lab, stranger, ip, 80) is None  # nor by routing to the container directly
 
 
-def test_udp_remap_while_client_keeps_sending(lab):
-    outside, web, ip = setup(lab, exposed=('5001/udp', '5002/udp'))
-    lab.echo(web, 'old\n', udp=[5001])
-    lab.echo(web, 'new\n', udp=[5002])
+@pytest.mark.parametrize('family', [4, 6], ids=['ipv4', 'ipv6'])
+def test_udp_remap_while_client_keeps_sending(lab, family):
+    outside = lab.add_peer('out', LAB_IP + '/24', '10.251.0.2/24')
+    br, web = lab.name('br'), lab.name('web')
+    lab.ok('docker_bridge', name=br, subnet='10.87.0.0/24', **({'subnet_v6': 'fd00:87::/64'} if family == 6 else {}))
+    lab.ok('container_netns', name=web, bridge=br, exposed_ports=['5001/udp', '5002/udp'])
+    target, prefix = LAB_IP, ''
+    if family == 6:  # the conntrack entries to flush are IPv6 ones
+        lab.sh('ip addr add fd00:251::1/64 dev %s nodad' % (lab.name('out')[-13:] + 'h'))
+        lab.in_ns(outside, 'ip addr add fd00:251::2/64 dev %s nodad' % (lab.name('out')[-13:] + 'p'))
+        target, prefix = 'fd00:251::1', '[::]:'
+    lab.echo(web, 'old\n', udp=[5001], bind='::' if family == 6 else None)
+    lab.echo(web, 'new\n', udp=[5002], bind='::' if family == 6 else None)
 
     def send():
-        return udp_request(lab, outside, LAB_IP, 1053, source_port=40053)
+        return udp_request(lab, outside, target, 1053, source_port=40053)
     # moby#8795: a client sending before the mapping exists must not stay stuck once it does.
     assert send() is None
-    assert publish(lab, web, ports=['1053:5001/udp'])['changed']
+    assert publish(lab, web, ports=[prefix + '1053:5001/udp'])['changed']
     assert send() == 'old\n'
-    assert publish(lab, web, ports=['1053:5002/udp'])['changed']
+    assert publish(lab, web, ports=[prefix + '1053:5002/udp'])['changed']
     assert send() == 'new\n'
 
 
