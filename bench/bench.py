@@ -721,7 +721,10 @@ def write_results(bench, path, plot):
                   '(`container_net_topology`, without Ansible): the run that adds the 1,000 ports to ten '
                   'containers already there, then the run that adds the links to the whole mesh, each with its '
                   'idempotent re-run. Latency: connect+request+close from a linked container, rounds '
-                  'alternating with the filter stages emptied (NAT and the raw guard stay).', '',
+                  'alternating with the filter stages emptied (NAT and the raw guard stay). nftables holds '
+                  'the links in one set and the published ports as map elements (DNAT, accept and hairpin '
+                  'lookups: one per packet whatever their number); iptables holds an ipset for the links '
+                  'and a rule per published port.', '',
                   '| backend | add %d published ports s | re-run s | add %d links s | re-run s | connect p50 behind '
                   'the links µs | with no rules µs | ratio |' % (fb['iptables']['ports'], fb['iptables']['links']),
                   '|---|---|---|---|---|---|---|---|']

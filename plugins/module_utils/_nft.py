@@ -154,17 +154,89 @@ def link_rows(set_name=LINK_SET, ip='ip'):
     ]
 
 
+# Published ports without allowed sources, as maps and sets (kube-proxy's nftables model): one
+# lookup per packet and one element per port, whatever their number. Per family:
+# (name, type, rule, chain); ADDR is the family's address type, IP its payload keyword.
+PORT_LOOKUPS = (
+    ('ports', 'inet_proto . inet_service : ADDR . inet_service',
+     'meta nfproto NFPROTO dnat IP to meta l4proto . th dport map @NAME', 'CNET-DNAT'),
+    ('ports_addr', 'ADDR . inet_proto . inet_service : ADDR . inet_service',
+     'meta nfproto NFPROTO dnat IP to IP daddr . meta l4proto . th dport map @NAME', 'CNET-DNAT'),
+    ('published', 'ifname . ADDR . inet_proto . inet_service',
+     'oifname . IP daddr . meta l4proto . th dport @NAME accept', 'CNET-PORTS'),
+    ('hairpin', 'ADDR . ADDR . inet_proto . inet_service',
+     'IP saddr . IP daddr . meta l4proto . th dport @NAME masquerade', 'CNET-POSTROUTING'),
+)
+
+
+def _span(span):
+    return range(span[0], span[1] + 1)
+
+
+def port_elements(row):
+    """(lookup name, elements) of a published-port row that a map or set holds, or None for a row that
+    stays a rule (one with allowed sources, or not a port's)."""
+    if not row.owner.startswith('port:'):
+        return None
+    m = dict(row.match)
+    if 'src' in m and row.chain != 'CNET-POSTROUTING':
+        return None  # allowed sources: the few rules that name them
+    version = policy.family(row)
+    proto = m['proto']
+    if row.chain == 'CNET-DNAT':
+        dummy, ip, cport, dummy2 = row.verdict
+        pairs = zip(_span(m['dport']), _span(cport))
+        if 'dst' in m:
+            return 'ports_addr%d' % version, ['%s . %s . %d : %s . %d' % (m['dst'], proto, h, ip, c) for h, c in pairs]
+        return 'ports%d' % version, ['%s . %d : %s . %d' % (proto, h, ip, c) for h, c in pairs]
+    if row.chain == 'CNET-PORTS':
+        return 'published%d' % version, ['%s . %s . %s . %d' % (_quote(m['oif']), m['dst'], proto, p)
+                                         for p in _span(m['dport'])]
+    if row.chain == 'CNET-POSTROUTING' and m.get('src') == m.get('dst'):
+        return 'hairpin%d' % version, ['%s . %s . %s . %d' % (m['src'], m['dst'], proto, p) for p in _span(m['dport'])]
+    return None
+
+
+def port_lookups(rows):
+    """(rows left as rules, [(declaration lines, rule, chain)]) for the published-port lookups in use."""
+    elements = {}
+    rest = []
+    for row in rows:
+        found = port_elements(row)
+        if found is None:
+            rest.append(row)
+        else:
+            elements.setdefault(found[0], []).extend(found[1])
+    lookups = []
+    for version, addr, ip in ((4, 'ipv4_addr', 'ip'), (6, 'ipv6_addr', 'ip6')):
+        for base, kind, rule, chain in PORT_LOOKUPS:
+            name = '%s%d' % (base, version)
+            if not elements.get(name):
+                continue
+            words = (('ADDR', addr), ('NFPROTO', NFPROTO[version]), ('IP', ip), ('NAME', name))
+            for word, value in words:
+                kind, rule = kind.replace(word, value), rule.replace(word, value)
+            decl = ['\t%s %s {' % ('map' if ':' in kind else 'set', name), '\t\ttype ' + kind,
+                    '\t\telements = { %s }' % ',\n\t\t\t     '.join(sorted(set(elements[name]))), '\t}']
+            lookups.append((decl, rule, chain))
+    return rest, lookups
+
+
 def render(state):
     """The owned table as nft text (without the delete that precedes it), or '' when nothing is wanted."""
     rows, dummy = policy.rows(state)
     if not rows:
         return ''
     body = dict((chain, []) for chain, dummy, dummy in CHAINS)
+    rows, lookups = port_lookups(rows)
     for row in rows:
         if row.chain == 'CNET-LINKS':
             continue  # Docker's pairs (and ipsets) are the iptables spelling; here one set holds them all
         body[row.chain].append(spell(row))
     lines = ['table %s {' % QUALIFIED]
+    for decl, rule, chain in lookups:
+        lines += decl
+        body[chain].append(rule)
     for version, set_name, ip, addr_type in LINK_SETS:
         elements = link_elements(state, version)
         if version == 6 and not policy.dual_stack(state):

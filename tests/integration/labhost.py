@@ -300,6 +300,19 @@ def owned_rules(lab):
     return '\n'.join(lines)
 
 
+DNAT_SPELLINGS = (
+    re.compile(r'^-A CNET-DNAT .*-p (\w+) -m \w+ --dport (\d+)\S* .*-j DNAT', re.M),  # iptables
+    re.compile(r'(?:^|[{,]\s*)(?:\S+ \. )?(tcp|udp|sctp) \. (\d+) : ', re.M),  # an nftables map element
+    re.compile(r'(tcp|udp|sctp) dport (\d+)\S* dnat ', re.M),  # an nftables rule (allowed sources)
+)
+
+
+def dnat_ports(lab):
+    """{(proto, first host port)} that the suite's backend DNATs (either family)."""
+    text = owned_rules(lab)
+    return set((m.group(1), int(m.group(2))) for spelling in DNAT_SPELLINGS for m in spelling.finditer(text))
+
+
 def link_elements(lab, set_name='links'):
     """The nftables backend's link set: {(bridge, receiver ip, source ip, proto, port)} (`links6`: IPv6)."""
     listing = json.loads(lab.sh('nft -j list set inet container_net %s' % set_name).stdout)['nftables']

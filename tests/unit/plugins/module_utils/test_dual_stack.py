@@ -194,9 +194,14 @@ def test_an_ipv6_mapping_is_dnated_to_the_container_ipv6_address_in_its_family_o
                      '-j DNAT --to-destination [fd00:1::2]:5432']
     text = nft.render(s)
     dnat = [l.strip() for l in text.split('chain published_dnat {')[1].split('}')[0].splitlines() if l.strip()]
-    assert dnat == ['tcp dport 8080 dnat ip to 10.1.0.2:5432',
-                    'meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:1::2]:5432']
-    assert 'ip6 saddr fd00:1::2 ip6 daddr fd00:1::2 tcp dport 5432 masquerade' in text  # hairpin
+    assert dnat == ['meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4',
+                    'meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @ports6']
+    assert 'type inet_proto . inet_service : ipv6_addr . inet_service' in text
+    assert 'elements = { tcp . 8080 : fd00:1::2 . 5432 }' in text
+    assert 'elements = { fd00:1::2 . fd00:1::2 . tcp . 5432 }' in text  # hairpin
+    # with allowed sources a mapping stays a rule, spelled for its family
+    s['ports']['db']['allowed_sources'] = ['2001:db8::/32']
+    assert 'ip6 saddr 2001:db8::/32 tcp dport 8080 dnat ip6 to [fd00:1::2]:5432' in nft.render(s)
 
 
 def test_allowed_sources_of_one_family_admit_nobody_over_the_other():

@@ -54,18 +54,37 @@ def test_links_are_set_elements_matched_by_two_rules_whatever_their_number():
     assert len(nft.link_elements(many)) == 201 and chain(nft.render(many), 'links') == chain(text, 'links')
 
 
+def lookup(text, name):
+    """The elements of one map or set of a rendered table."""
+    body = text.split(' %s {\n' % name, 1)[1].split('\n\t}', 1)[0]
+    return [e.strip() for e in body.split('elements = { ', 1)[1].rstrip(' }').split(',')]
+
+
 @pytest.mark.parametrize('host, container, to', [
-    ((8080, 8080), (80, 80), 'tcp dport 8080 dnat ip to 10.1.0.2:80'),
-    ((7000, 7002), (7000, 7002), 'tcp dport 7000-7002 dnat ip to 10.1.0.2:7000-7002'),
-    ((40004, 40006), (7000, 7002),
-     'tcp dport 40004-40006 dnat ip to 10.1.0.2 : tcp dport map { 40004 : 7000, 40005 : 7001, 40006 : 7002 }'),
+    ((8080, 8080), (80, 80), ['tcp . 8080 : 10.1.0.2 . 80']),
+    ((7000, 7002), (7000, 7002), ['tcp . 7000 : 10.1.0.2 . 7000', 'tcp . 7001 : 10.1.0.2 . 7001',
+                                  'tcp . 7002 : 10.1.0.2 . 7002']),
+    ((40004, 40006), (7000, 7002), ['tcp . 40004 : 10.1.0.2 . 7000', 'tcp . 40005 : 10.1.0.2 . 7001',
+                                    'tcp . 40006 : 10.1.0.2 . 7002']),
 ])
 def test_published_ranges_map_port_by_port(host, container, to):
+    """Published ports are elements of one map, whatever their number (one lookup per packet)."""
     text = nft.render(published(host, container))
-    assert chain(text, 'published_dnat') == [to]
+    assert chain(text, 'published_dnat') == ['meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4']
+    assert lookup(text, 'ports4') == to
+    assert lookup(text, 'published4') == ['"br0" . 10.1.0.2 . tcp . %d' % p for p in range(container[0], container[1] + 1)]
+    assert lookup(text, 'hairpin4') == ['10.1.0.2 . 10.1.0.2 . tcp . %d' % p for p in range(container[0], container[1] + 1)]
+    assert chain(text, 'published') == ['oifname . ip daddr . meta l4proto . th dport @published4 accept']
     assert chain(text, 'nat_prerouting') == ['fib daddr type local jump published_dnat']
     assert chain(text, 'nat_output') == ['fib daddr type local jump published_dnat']
     assert 'ip daddr 127.0.0.0/8 iifname != "lo" drop' in chain(text, 'raw_prerouting')
+
+
+def test_a_host_address_is_part_of_the_key():
+    text = nft.render(published((53, 53), (53, 53), 'udp', '127.0.0.1'))
+    assert chain(text, 'published_dnat') == [
+        'meta nfproto ipv4 dnat ip to ip daddr . meta l4proto . th dport map @ports_addr4']
+    assert lookup(text, 'ports_addr4') == ['127.0.0.1 . udp . 53 : 10.1.0.2 . 53']
 
 
 def test_a_host_address_and_allowed_sources_narrow_the_dnat():
