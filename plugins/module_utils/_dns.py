@@ -60,8 +60,10 @@ def _networks(state):
             networks[bridge] = {'gateway': rec['gateway'], 'internal': bool(rec.get('internal')),
                                 'names': {}, 'ptr': {}}
     members = {}  # container -> [(bridge, ip)] on DNS networks, in its own order
-    for cname in sorted(state['containers']):
-        for net in state['containers'][cname]['networks']:
+    remote = state.get('remote', {})
+    for cname in sorted(state['containers']) + sorted(remote):
+        local = cname in state['containers']
+        for net in (state['containers'][cname] if local else remote[cname])['networks']:
             if net['bridge'] not in networks:
                 continue
             table = networks[net['bridge']]
@@ -71,6 +73,8 @@ def _networks(state):
                 ips.extend(ip for ip in addrs if ip not in ips)
             for ip in addrs:
                 table['ptr'][ip] = cname
+            if not local:
+                continue  # named here, asks its own host's resolver
             members.setdefault(cname, []).append((net['bridge'], net['ip']))
             if net.get('ip6'):  # an asker may come over either family
                 members[cname].append((net['bridge'], net['ip6']))

@@ -26,6 +26,7 @@ BUILTIN_CHAINS = {
 }
 # Where each owned entry chain is hooked in: (table, built-in chain, matches, owned chain).
 JUMPS = (
+    ('filter', 'INPUT', '', 'CNET-INPUT'),
     ('filter', 'FORWARD', '', 'CNET-FORWARD'),
     ('nat', 'PREROUTING', '-m addrtype --dst-type LOCAL ', 'CNET-DNAT'),
     ('nat', 'OUTPUT', '-m addrtype --dst-type LOCAL ', 'CNET-DNAT'),
@@ -34,7 +35,7 @@ JUMPS = (
 )
 # Owned chains in the order they are declared (a chain is declared before any jump into it).
 CHAIN_ORDER = ('CNET-LINKS', 'CNET-PORTS', 'CNET-ISOLATION', 'CNET-INGRESS', 'CNET-ICC', 'CNET-EGRESS', 'CNET-FORWARD',
-               'CNET-DNAT', 'CNET-POSTROUTING', 'CNET-RAW')
+               'CNET-INPUT', 'CNET-DNAT', 'CNET-POSTROUTING', 'CNET-RAW')
 
 
 def comment(owner):

@@ -145,10 +145,12 @@ def candidates(bridge, version=4):
     if bridge.get(ip_range):
         rng = netaddr.IPNetwork(bridge[ip_range])
         lo, hi = max(lo, rng.first), min(hi, rng.last)
-    gw = int(netaddr.IPAddress(bridge[gateway]))
+    skip = set([int(netaddr.IPAddress(bridge[gateway]))])
+    if version == 4:  # an overlay host's block keeps its own network and broadcast addresses free
+        skip.update(int(netaddr.IPAddress(a)) for a in bridge.get('reserved') or [])
     i = lo
     while i <= hi:
-        if i != gw:
+        if i not in skip:
             yield netaddr.IPAddress(i, version=version)
         i += 1
 
@@ -174,6 +176,9 @@ def check_static(ip, bridge_name, bridge, taken, field, version=4):
                          % (field, ip, bridge_name, subnet, bridge[subnet]))
     if str(addr) == bridge[gateway]:
         raise ParamError("%s '%s' is the %s of bridge '%s'" % (field, ip, gateway, bridge_name))
+    if version == 4 and str(addr) in (bridge.get('reserved') or []):
+        raise ParamError("%s '%s' is the network or broadcast address of this host's block of overlay '%s'"
+                         % (field, ip, bridge_name))
     if str(addr) in taken:
         raise ParamError("%s '%s' is already taken on bridge '%s' by container '%s'"
                          % (field, ip, bridge_name, taken[str(addr)]))

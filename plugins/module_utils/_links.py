@@ -123,6 +123,11 @@ def shared_network(receiver, source):
     return None
 
 
+def container(state, name):
+    """A container of this host, or one another host of an overlay runs (`remote`)."""
+    return state['containers'].get(name) or state.get('remote', {}).get(name)
+
+
 def record(state, receiver, source, alias, field_prefix=''):
     """The registry record of link `receiver` <- `source` as `alias` (validated against the registry)."""
     f = field_prefix
@@ -130,12 +135,14 @@ def record(state, receiver, source, alias, field_prefix=''):
     check_name(source, f + 'source')
     check_name(alias, f + 'alias')
     for field, name in ((f + 'receiver', receiver), (f + 'source', source)):
-        if name not in state['containers']:
+        if container(state, name) is None:
             raise ParamError("%s '%s' is not a container managed by seed.container_net.container_netns"
                              % (field, name))
     if receiver == source:
         raise ParamError("%ssource '%s' is the receiver itself: a container cannot link to itself" % (f, source))
-    if shared_network(state['containers'][receiver], state['containers'][source]) is None:
+    if receiver not in state['containers'] and source not in state['containers']:
+        raise ParamError("%sreceiver '%s' and source '%s' both run on other hosts" % (f, receiver, source))
+    if shared_network(container(state, receiver), container(state, source)) is None:
         raise ParamError("%ssource '%s' shares no network with receiver '%s'" % (f, source, receiver))
     if len(link_key(receiver, alias)) > tag_room('link'):
         raise ParamError("%salias '%s' makes the link %d characters long as RECEIVER/ALIAS; at most %d fit the tag "
@@ -145,14 +152,14 @@ def record(state, receiver, source, alias, field_prefix=''):
 
 def where(state, link):
     """(bridge, receiver_ip, source_ip) of a link, or None while the two share no network."""
-    return shared_network(state['containers'][link['receiver']], state['containers'][link['source']])
+    return shared_network(container(state, link['receiver']), container(state, link['source']))
 
 
 def ipv6_pair(state, link, bridge):
     """(receiver_ip6, source_ip6) on the link's shared bridge where both ends have IPv6 there, else None."""
     ends = []
     for name in (link['receiver'], link['source']):
-        ip6 = next((n.get('ip6') for n in state['containers'][name]['networks'] if n['bridge'] == bridge), None)
+        ip6 = next((n.get('ip6') for n in container(state, name)['networks'] if n['bridge'] == bridge), None)
         if not ip6:
             return None
         ends.append(ip6)
@@ -167,7 +174,7 @@ def accept_ports(state, link):
     shared = where(state, link)
     if shared is None:
         return []
-    ports = expand_ports(state['containers'][link['source']]['exposed_ports'])
+    ports = expand_ports(container(state, link['source'])['exposed_ports'])
     out = [shared + (ports,)]
     pair6 = ipv6_pair(state, link, shared[0])
     if pair6:
@@ -182,8 +189,8 @@ def set_entry(receiver_ip, source_ip, port):
 
 def resolve(state, link):
     """Everything rendered for one link, from the registry as it is now (so never stale)."""
-    receiver = state['containers'][link['receiver']]
-    source = state['containers'][link['source']]
+    receiver = container(state, link['receiver'])
+    source = container(state, link['source'])
     shared = shared_network(receiver, source)
     if shared is None:
         return None

@@ -62,15 +62,17 @@ try:
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE,
                                   NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR)
     from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE,
-                                       RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE)
+    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_GETADDR, RTM_GETLINK,
+                                       RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
+                                       RTM_NEWROUTE)
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError as e:  # reported by the module through missing_required_lib
-    pr_netns = ifaddrmsg = ifinfmsg = rtmsg = None
+    pr_netns = ifaddrmsg = ifinfmsg = ndmsg = rtmsg = None
     NetlinkError = OSError
     HAS_PYROUTE2 = False
     PYROUTE2_IMPORT_ERROR = e
@@ -229,6 +231,9 @@ _RTPROT_STATIC = 4
 _RTN_UNICAST = 1
 _RT_SCOPE_UNIVERSE = 0
 _IFA_F_NODAD = 0x02
+_NUD_NOARP_PERMANENT = 0x40 | 0x80
+_NTF_SELF = 0x02
+_NLM_F_APPEND = 0x800
 
 
 def _family(address):
@@ -493,6 +498,43 @@ class Netlink:
                 flags=_IFF_UP, change=_IFF_UP)
         finally:
             os.close(fd)
+
+    # ---- overlays ------------------------------------------------------------------------
+    def add_vxlan(self, name, vni, local, port, mtu, master):
+        """A VXLAN port for a bridge: its VNI, the host's underlay address, no learning (the FDB
+        is written, never learnt: a forged frame cannot teach it a MAC)."""
+        self._link_request(None, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, [
+            ('IFLA_IFNAME', name), ('IFLA_MTU', mtu), ('IFLA_MASTER', master),
+            ('IFLA_LINKINFO', {'attrs': [('IFLA_INFO_KIND', 'vxlan'), ('IFLA_INFO_DATA', {'attrs': [
+                ('IFLA_VXLAN_ID', vni), ('IFLA_VXLAN_LOCAL', local), ('IFLA_VXLAN_PORT', port),
+                ('IFLA_VXLAN_LEARNING', 0)]})]})], flags=_IFF_UP, change=_IFF_UP)
+
+    def vxlan_info(self, name):
+        """(vni, local, port) of a VXLAN link, or None."""
+        msg = self._get(name, None)
+        info = msg.get_attr('IFLA_LINKINFO') if msg is not None else None
+        if info is None or info.get_attr('IFLA_INFO_KIND') != 'vxlan':
+            return None
+        data = info.get_attr('IFLA_INFO_DATA')
+        return data.get_attr('IFLA_VXLAN_ID'), data.get_attr('IFLA_VXLAN_LOCAL'), data.get_attr('IFLA_VXLAN_PORT')
+
+    def fdb(self, index):
+        """The static FDB entries of a VXLAN link: sorted (mac, dst)."""
+        out = []
+        for msg in self.rtnl().request(ndmsg(), RTM_GETNEIGH, NLM_F_DUMP, family=_AF_BRIDGE):
+            if msg['ifindex'] == index and msg.get_attr('NDA_DST'):
+                out.append((msg.get_attr('NDA_LLADDR'), msg.get_attr('NDA_DST')))
+        return sorted(out)
+
+    def fdb_add(self, index, mac, dst):
+        """Append an entry (the all-zeros MAC takes one per peer: head-end replication)."""
+        self.rtnl().request(ndmsg(), RTM_NEWNEIGH, NLM_F_CREATE | _NLM_F_APPEND | NLM_F_ACK,
+                            [('NDA_LLADDR', mac), ('NDA_DST', dst)], family=_AF_BRIDGE, ifindex=index,
+                            state=_NUD_NOARP_PERMANENT, flags=_NTF_SELF)
+
+    def fdb_del(self, index, mac, dst):
+        self.rtnl().request(ndmsg(), RTM_DELNEIGH, NLM_F_ACK, [('NDA_LLADDR', mac), ('NDA_DST', dst)],
+                            family=_AF_BRIDGE, ifindex=index, state=_NUD_NOARP_PERMANENT, flags=_NTF_SELF)
 
     # ---- namespaces ----------------------------------------------------------------------
     @staticmethod

@@ -42,6 +42,7 @@ NFPROTO = {4: 'ipv4', 6: 'ipv6'}
 CHAINS = (
     ('CNET-RAW', 'raw_prerouting', 'type filter hook prerouting priority raw; policy accept;'),
     ('CNET-FORWARD', 'forward', 'type filter hook forward priority filter; policy accept;'),
+    ('CNET-INPUT', 'input', 'type filter hook input priority filter; policy accept;'),
     ('CNET-ISOLATION', 'isolation', None),
     ('CNET-INGRESS', 'ingress', None),
     ('CNET-ICC', 'icc', None),

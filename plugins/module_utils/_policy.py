@@ -28,6 +28,7 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 
 Row = namedtuple('Row', 'table chain match verdict owner')
 
@@ -258,5 +259,6 @@ def rows(state):
     for name in sorted(state['ports']):
         out.extend(port_rows(state, name))
     out.extend(loopback_rows(state))
+    out.extend(overlay.input_rows(state))
     linked, sets = link_rows(state)
     return stage_rows(set(r.chain for r in out)) + out + linked, sets

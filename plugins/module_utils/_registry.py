@@ -25,7 +25,7 @@ STATE_FILE = 'state.json'
 LOCK_FILE = 'lock'
 # Every temporary file we write starts so: one left by a killed run is ours to remove.
 TMP_PREFIX = '.cnet-'
-EMPTY_STATE = {'version': 4, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {},
+EMPTY_STATE = {'version': 4, 'bridges': {}, 'containers': {}, 'links': {}, 'ports': {}, 'remote': {},
                'firewall': {'created_tables': []}}
 
 
@@ -161,7 +161,8 @@ MIGRATIONS = {
     # a format-2 reader would ignore an nftables record and write iptables rules beside the table.
     2: lambda state: _record_backend(dict(state, version=3), 'iptables'),
     # 4 may hold dual-stack bridges (subnet_v6, ip6 leases, ip6tables tables in
-    # `created_tables6`): a format-3 reader would drop their IPv6 silently. Nothing to convert.
+    # `created_tables6`) and overlays (a bridge's `overlay`, other hosts' containers in `remote`):
+    # a format-3 reader would drop them silently. Nothing to convert.
     3: lambda state: dict(state, version=4),
 }
 
@@ -185,7 +186,7 @@ def with_journal(before, state):
     if before is None:
         return state
     merged = copy.deepcopy(state)
-    for kind in ('bridges', 'containers', 'links', 'ports'):
+    for kind in ('bridges', 'containers', 'links', 'ports', 'remote'):
         for key, record in before.get(kind, {}).items():
             if key not in merged[kind]:
                 merged[kind][key] = copy.deepcopy(record)
@@ -240,7 +241,7 @@ def _unlink(path):
 
 
 def is_empty(state):
-    return not any(state.get(k) for k in ('bridges', 'containers', 'links', 'ports')) \
+    return not any(state.get(k) for k in ('bridges', 'containers', 'links', 'ports', 'remote')) \
         and not state.get('firewall', {}).get('created_tables') \
         and not state.get('firewall', {}).get('created_tables6')
 

@@ -14,7 +14,9 @@ __metaclass__ = type
 
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _containers as containers
+from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 
@@ -72,7 +74,58 @@ def _duplicates(problems, kind, entries):
     return seen
 
 
-def declare(state, bridge_decl, container_decl, prune, netlink, reads):
+def declare_overlays(state, problems, overlays, hosts, me, netlink):
+    """This host's share of the inventory's overlays as bridge records (with their `overlay` key);
+    the names of the overlay bridges declared for this host. The whole inventory is checked, so a
+    conflict on any host fails every host before any changes."""
+    if not overlays:
+        return []
+    if me not in (hosts or {}):
+        problems.add('host', "'%s' is not one of hosts (the inventory's hosts with their underlay addresses)" % me)
+        return []
+    planned = problems.attempt('overlays', overlay.plan, overlays, hosts)
+    if planned is None:
+        return []
+    names = []
+    for i, name in enumerate(sorted(planned)):
+        spec = planned[name]
+        if me not in spec['members']:
+            continue
+        where = "overlays '%s'" % name
+        rec = problems.attempt(where, bridges.record, name, dict(bridges.DEFAULTS, **overlay.bridge_params(name, spec, me)),
+                               state, netlink.link(name))
+        if rec:
+            rec['overlay'] = overlay.bridge_overlay(name, spec, me)
+            block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
+            rec['reserved'] = [str(block.network), str(block.broadcast)]
+            state['bridges'][name] = rec
+            names.append(name)
+    return names
+
+
+def declare_remote(state, problems, remote_decl, container_names):
+    """Containers other member hosts run on this host's overlays, and their links to this host's."""
+    state['remote'] = {}
+    wanted_links = []
+    for i, entry in enumerate(remote_decl or []):
+        where = _where('remote_containers', i, entry)
+        rec = problems.attempt(where, overlay.remote_record, entry, state, where)
+        if rec:
+            state['remote'][entry['name']] = rec
+            for j, link in enumerate(entry.get('links') or []):
+                wanted_links.append(('%s links[%d]' % (where, j), entry['name'], link))
+    for key in [k for k, l in state['links'].items() if l['receiver'] not in container_names]:
+        del state['links'][key]  # links of remote receivers are exactly the declared ones
+    for where, receiver, entry in wanted_links:
+        parsed = problems.attempt(where, parse_link, entry)
+        if parsed and parsed[0] in container_names:  # only a link into this host's containers concerns it
+            rec = problems.attempt(where, links.record, state, receiver, parsed[0], parsed[1])
+            if rec:
+                state['links'][links.link_key(receiver, parsed[1])] = rec
+
+
+def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=None, hosts=None, me=None,
+            remote_decl=None):
     """Change registry `state` to the declaration; raise one ParamError listing every problem."""
     problems = Problems()
     bridge_names = _duplicates(problems, 'bridges', bridge_decl)
@@ -80,6 +133,11 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads):
     if prune:
         for name in sorted(set(state['containers']) - set(container_names)):
             containers.forget(state, name)
+    overlay_names = declare_overlays(state, problems, overlays, hosts, me, netlink)
+    for name in overlay_names:
+        if name in bridge_names:
+            problems.add("overlays '%s'" % name, 'also declared in bridges')
+    bridge_names = dict(bridge_names, **dict((n, -1) for n in overlay_names))
     for i, b in enumerate(bridge_decl):
         where = _where('bridges', i, b)
         rec = problems.attempt(where, bridges.record, b.get('name'), dict((k, b.get(k)) for k in bridges.argument_spec()),
@@ -90,6 +148,7 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads):
         rec = problems.attempt(_where('containers', i, c), containers.record, c, state)
         if rec:
             state['containers'][c['name']] = rec
+    declare_remote(state, problems, remote_decl, container_names)
     for name in container_names:  # a declared container's links and ports are exactly the declared ones
         for key in [k for k, l in state['links'].items() if l['receiver'] == name]:
             del state['links'][key]
@@ -108,8 +167,9 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads):
                 problems.add('%s links[%d]' % (where, j), "alias '%s' is also the alias of links[%d]" % (alias, aliases[alias]))
                 continue
             aliases[alias] = j
-            if source not in container_names:
-                problems.add('%s links[%d]' % (where, j), "source '%s' is not a declared container" % source)
+            if source not in container_names and source not in state['remote']:
+                problems.add('%s links[%d]' % (where, j), "source '%s' is not a declared container (of this host or "
+                                                          "of an overlay's remote_containers)" % source)
                 continue
             rec = problems.attempt('%s links[%d]' % (where, j), links.record, state, c['name'], source, alias)
             if rec:
@@ -142,10 +202,12 @@ def host_steps(netlink, old, new, step):
     out = []
     for name in sorted(new['bridges']):
         out.extend(bridges.steps(netlink, name, new['bridges'][name], host_links.get(name), step))
+        out.extend(overlay.steps(netlink, name, new, host_links, step))
     for name in sorted(set(old['containers']) | set(new['containers'])):
         out.extend(containers.steps(netlink, name, old['containers'].get(name), new['containers'].get(name),
                                     new['bridges'], step, host_links=host_links))
     for name in sorted(set(old['bridges']) - set(new['bridges'])):
+        out.extend(overlay.steps(netlink, name, None, host_links, step))
         out.extend(bridges.steps(netlink, name, None, host_links.get(name), step))
     return out
 
@@ -156,7 +218,7 @@ def facts(state, etc_dir):
     for key in sorted(state['links']):
         link = state['links'][key]
         shared = links.where(state, link)  # not links.resolve: no env rendering for 10,000 links
-        hosts_line = links.hosts_line(link['alias'], shared[2], state['containers'][link['source']]['hostname'],
+        hosts_line = links.hosts_line(link['alias'], shared[2], links.container(state, link['source'])['hostname'],
                                       link['source']) if shared else None
         link_facts[key] = dict(link, bridge=shared[0] if shared else None, hosts_line=hosts_line)
     return {
@@ -165,4 +227,6 @@ def facts(state, etc_dir):
                            for n in sorted(state['containers'])),
         'links': link_facts,
         'ports': dict((n, ports.facts(state, n)) for n in sorted(state['ports'])),
+        'remote_containers': dict((n, dict((k, v) for k, v in r.items() if k != 'env'))  # env values are secrets
+                                  for n, r in sorted(state.get('remote', {}).items())),
     }

@@ -88,6 +88,69 @@ options:
         default: []
       publish_all: {description: Publish every exposed port on a free host port (Docker C(-P))., type: bool, default: false}
       allowed_sources: {description: CIDRs that may connect to the published ports., type: list, elements: str, default: []}
+  overlays:
+    description:
+      - Networks across hosts, declared once for the whole inventory (C(container_net_overlays)); each
+        member host converges its share. Every host checks the whole declaration (blocks, subnets, VNIs,
+        underlay addresses) before it changes anything, so all hosts agree or none changes.
+      - C(vxlan) (the default) stretches one subnet over the members. Each member's bridge has its own
+        gateway, the first address of its block, and leases addresses from that block only. A VXLAN port
+        (C(vx) + digest of the name, no learning) carries static FDB entries. The all-zeros MAC goes to every
+        peer (head-end replicated broadcast), and every remote container's MAC goes to its host. Bridge and
+        veths get an MTU 50 below the underlay's. UDP to the VXLAN port is accepted from the peers only.
+      - Containers join an overlay as they join any bridge (O(containers[].networks[].bridge) is the overlay's name).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: "The overlay's bridge name on every member (at most 15 bytes).", type: str, required: true}
+      mode: {description: "C(vxlan): one stretched subnet (the only mode so far).", type: str, default: vxlan, choices: [vxlan]}
+      subnet: {description: The overlay's IPv4 range (CIDR)., type: str, required: true}
+      host_prefix: {description: Prefix length of each member's block of the range., type: int, default: 24}
+      vni: {description: VXLAN network identifier; default derived from the name., type: int}
+      port: {description: VXLAN UDP port., type: int, default: 4789}
+      members:
+        description: Inventory names of the member hosts, in block order (append new hosts at the end); default every host of O(hosts), sorted.
+        type: list
+        elements: str
+      underlay_mtu: {description: MTU of the underlay; the overlay takes 50 less., type: int, default: 1500}
+      icc: {description: Inter-container communication across the overlay; V(false) leaves linked ports only., type: bool, default: true}
+      dns: {description: "Names of the overlay's containers, resolved on every member.", type: bool, default: false}
+  hosts:
+    description:
+      - The inventory's hosts as the overlays see them, by inventory name, with C(underlay) (the address peers send
+        VXLAN to) and optionally C(index) (the host's block; default its place in O(overlays[].members)).
+    type: dict
+    default: {}
+  host:
+    description: This host's inventory name (C(inventory_hostname)), one of O(hosts).
+    type: str
+  remote_containers:
+    description:
+      - Containers other members run on the overlays, from their declarations and their hosts' facts (C(name),
+        C(host), C(networks) with C(bridge), C(ip) and C(mac), C(hostname), C(exposed_ports), C(env) and C(links)).
+        They get FDB entries, names on overlay DNS networks, and they can be link sources. A link of theirs
+        into this host's container opens its icc pair here too.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name: {description: Container name (unique across the overlay's hosts)., type: str, required: true}
+      host: {description: Inventory name of the host that runs it., type: str, required: true}
+      hostname: {description: Its host name (hosts lines of links)., type: str}
+      networks:
+        description: Its networks there; those that are overlays of this host count.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          bridge: {description: Overlay name., type: str, required: true}
+          ip: {description: Its address there., type: str, required: true}
+          mac: {description: Its MAC there; default Docker's C(02:42) + address., type: str}
+      exposed_ports: {description: Its exposed ports (link variables and icc pairs)., type: list, elements: str, default: []}
+      env: {description: Its environment (link variables; secret)., type: dict, default: {}}
+      links: {description: "Its links (C(SOURCE[:ALIAS])); those into this host's containers open their pair here.",
+              type: list, elements: raw, default: []}
   prune:
     description: Remove bridges and containers that the registry holds and the declaration does not.
     type: bool
@@ -136,12 +199,17 @@ ports:
   description: Published ports in force, by container.
   returned: always
   type: dict
+remote_containers:
+  description: Containers of other hosts on this host's overlays, by name (C(host), C(hostname), C(networks), C(exposed_ports)).
+  returned: always
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
 from ansible_collections.seed.container_net.plugins.module_utils import _containers as containers
+from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
 from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
@@ -155,7 +223,9 @@ class TopologyManager(Manager):
             topology.remove(state, self.params['bridges'], self.params['containers'])
         else:
             topology.declare(state, self.params['bridges'], self.params['containers'], self.params['prune'],
-                             self.netlink, self.host_reads())
+                             self.netlink, self.host_reads(), overlays=self.params['overlays'],
+                             hosts=self.params['hosts'], me=self.params['host'],
+                             remote_decl=self.params['remote_containers'])
 
     def kernel_plan(self, old, new):
         return topology.host_steps(self.netlink, old, new, Step)
@@ -180,6 +250,16 @@ def main():
         argument_spec=common_args(
             bridges=dict(type='list', elements='dict', default=[], options=bridge_options),
             containers=dict(type='list', elements='dict', default=[], options=container_options),
+            overlays=dict(type='list', elements='dict', default=[], options=overlay.argument_spec()),
+            hosts=dict(type='dict', default={}),
+            host=dict(type='str'),
+            remote_containers=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True), host=dict(type='str', required=True), hostname=dict(type='str'),
+                networks=dict(type='list', elements='dict', default=[], options=dict(
+                    bridge=dict(type='str', required=True), ip=dict(type='str', required=True), mac=dict(type='str'))),
+                exposed_ports=dict(type='list', elements='str', default=[]),
+                env=dict(type='dict', default={}, no_log=True),
+                links=dict(type='list', elements='raw', default=[]))),
             prune=dict(type='bool', default=False),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),

@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, seed.container_net contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Networks across hosts (pure): one declaration in inventory, each member host's share of it.
+
+An overlay is declared once (`container_net_overlays`) and spans its member hosts. `vxlan` (the
+only mode so far; `routed`, without encapsulation, is to come): one stretched subnet; each host's
+bridge carries the whole subnet, its own gateway (the first address of its block) and leases from
+its block only; a VXLAN port on the bridge with static FDB entries for every peer (broadcast,
+head-end replicated) and every remote container (no flood-and-learn); MTU = underlay MTU - 50.
+Blocks are computed from inventory (a member's `index`, else its place in `members`) and checked
+across the whole inventory before any host is touched: every host computes the same answer.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+
+from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
+from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
+
+MODES = ('vxlan',)  # routed: not built yet (notes of the overlay issue)
+VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
+DEFAULT_PORT = 4789
+
+
+def argument_spec():
+    """One overlay's options (container_net_topology's `overlays`)."""
+    return dict(
+        name=dict(type='str', required=True),
+        mode=dict(type='str', default='vxlan', choices=list(MODES)),
+        subnet=dict(type='str', required=True),
+        host_prefix=dict(type='int', default=24),
+        vni=dict(type='int'),
+        port=dict(type='int', default=DEFAULT_PORT),
+        members=dict(type='list', elements='str'),
+        underlay_mtu=dict(type='int', default=1500),
+        icc=dict(type='bool', default=True),
+        dns=dict(type='bool', default=False),
+    )
+
+
+def default_vni(name):
+    """A stable VNI per overlay name (1..16777215), so hosts agree without saying it."""
+    return int(hashlib.sha256(name.encode('utf-8')).hexdigest()[:6], 16) % 16777214 + 1
+
+
+def vxlan_name(bridge):
+    """The bridge's VXLAN port: 'vx' and a digest of the bridge name, 13 bytes (IFNAMSIZ is 15)."""
+    return 'vx' + hashlib.sha1(bridge.encode('utf-8')).hexdigest()[:11]
+
+
+def _members(decl, hosts, field):
+    members = decl.get('members')
+    if members is None:
+        members = sorted(hosts)
+    if not members:
+        raise ParamError('%s.members: an overlay needs at least one member host' % field)
+    seen = set()
+    for i, member in enumerate(members):
+        if member not in hosts:
+            raise ParamError("%s.members[%d] '%s' is not a host of the inventory given (hosts)" % (field, i, member))
+        if member in seen:
+            raise ParamError("%s.members[%d] '%s' is listed twice" % (field, i, member))
+        seen.add(member)
+    return list(members)
+
+
+def _underlays(members, hosts, field):
+    out = {}
+    owners = {}
+    for member in members:
+        value = hosts[member].get('underlay')
+        if not value:
+            raise ParamError("%s: host '%s' has no underlay address (container_net_underlay_address or ansible_host)"
+                             % (field, member))
+        addr = str(ipam.address(value, "%s: host '%s' underlay" % (field, member)))
+        if addr in owners:
+            raise ParamError("%s: hosts '%s' and '%s' have the same underlay address %s" % (field, owners[addr], member, addr))
+        owners[addr] = member
+        out[member] = addr
+    return out
+
+
+def _blocks(decl, members, hosts, net, field):
+    prefix = decl.get('host_prefix') or 24
+    if not net.prefixlen < prefix <= 30:
+        raise ParamError('%s.host_prefix %d must be longer than the subnet\'s /%d and at most /30'
+                         % (field, prefix, net.prefixlen))
+    count = 2 ** (prefix - net.prefixlen)
+    indexes = {}
+    for position, member in enumerate(members):
+        index = hosts[member].get('index')
+        index = position if index is None else index
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+            raise ParamError("%s: host '%s' index %r is not a block of %s (0-%d of /%d)"
+                             % (field, member, index, net.cidr, count - 1, prefix))
+        if index in indexes:
+            raise ParamError("%s: hosts '%s' and '%s' both take block %d of %s"
+                             % (field, indexes[index], member, index, net.cidr))
+        indexes[index] = member
+    blocks = {}
+    for index, member in indexes.items():
+        block = ipam.netaddr.IPNetwork((net.first + index * 2 ** (32 - prefix), prefix), version=4)
+        blocks[member] = str(block.cidr)
+    return blocks
+
+
+def plan(overlays, hosts):
+    """Every overlay of the inventory, validated as a whole: {name: {mode, subnet, vni, port, mtu,
+    icc, dns, members: {host: {underlay, block, gateway}}}}. `hosts`: {inventory name: {'underlay':
+    address, 'index': optional block number}}. Refused (naming the field) before any host changes."""
+    out = {}
+    seen_vni = {}
+    for i, decl in enumerate(overlays or []):
+        field = 'overlays[%d]' % i
+        name = decl.get('name')
+        from ansible_collections.seed.container_net.plugins.module_utils._bridges import check_ifname
+        check_ifname(name, field + '.name')
+        if name in out:
+            raise ParamError("%s.name '%s' is declared twice" % (field, name))
+        mode = decl.get('mode') or 'vxlan'
+        if mode not in MODES:
+            raise ParamError("%s.mode '%s' is not one of %s" % (field, mode, ', '.join(MODES)))
+        net = ipam.network(decl.get('subnet'), field + '.subnet')
+        for other, spec in out.items():
+            if ipam.overlaps(spec['subnet'], str(net.cidr)):
+                raise ParamError("%s.subnet '%s' overlaps subnet %s of overlay '%s'"
+                                 % (field, net.cidr, spec['subnet'], other))
+        members = _members(decl, hosts, field)
+        underlays = _underlays(members, hosts, field)
+        blocks = _blocks(decl, members, hosts, net, field)
+        vni = decl.get('vni') or default_vni(name)
+        if not 1 <= vni <= 16777215:
+            raise ParamError('%s.vni %d is out of range (1-16777215)' % (field, vni))
+        if mode == 'vxlan':
+            if vni in seen_vni:
+                raise ParamError("%s.vni %d is also the VNI of overlay '%s'" % (field, vni, seen_vni[vni]))
+            seen_vni[vni] = name
+        port = decl.get('port') or DEFAULT_PORT
+        if not 1 <= port <= 65535:
+            raise ParamError('%s.port %d is not a port number' % (field, port))
+        mtu = decl.get('underlay_mtu') or 1500
+        if mode == 'vxlan':
+            mtu -= VXLAN_OVERHEAD
+        if mtu < 68:
+            raise ParamError('%s.underlay_mtu %d leaves no room for an overlay' % (field, mtu + VXLAN_OVERHEAD))
+        out[name] = {
+            'mode': mode, 'subnet': str(net.cidr), 'vni': vni, 'port': port, 'mtu': mtu,
+            'icc': bool(decl.get('icc', True)), 'dns': bool(decl.get('dns', False)),
+            'members': dict((m, {'underlay': underlays[m], 'block': blocks[m],
+                                 'gateway': str(ipam.netaddr.IPNetwork(blocks[m]).network + 1)}) for m in members),
+        }
+    return out
+
+
+def bridge_params(name, overlay, me):
+    """docker_bridge parameters of `me`'s share of an overlay: the whole subnet, the host's own
+    gateway, leases from the host's block."""
+    share = overlay['members'][me]
+    return {'subnet': overlay['subnet'], 'gateway': share['gateway'], 'ip_range': share['block'],
+            'mtu': overlay['mtu'], 'icc': overlay['icc'], 'dns': overlay['dns']}
+
+
+def bridge_overlay(name, overlay, me):
+    """The `overlay` key of a bridge record: what the kernel and the firewall need of the peers."""
+    peers = dict((m, dict(share)) for m, share in overlay['members'].items() if m != me)
+    return {'name': name, 'mode': overlay['mode'], 'vni': overlay['vni'], 'port': overlay['port'],
+            'underlay': overlay['members'][me]['underlay'], 'subnet': overlay['subnet'], 'peers': peers}
+
+
+# ---- containers on other hosts -------------------------------------------------------------------
+
+def remote_record(entry, state, field):
+    """The registry record of a container another member host runs (its name, address and MAC
+    there, from that host's facts; hostname, exposed ports, env and links from its declaration)."""
+    from ansible_collections.seed.container_net.plugins.module_utils import _containers as containers
+    from ansible_collections.seed.container_net.plugins.module_utils import _links as links
+    from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
+    name = links.check_name(entry.get('name'), field + '.name')
+    if name in state['containers']:
+        raise ParamError("%s.name '%s' is also a container of this host" % (field, name))
+    host = entry.get('host')
+    nets = []
+    for i, net in enumerate(entry.get('networks') or []):
+        nfield = '%s.networks[%d]' % (field, i)
+        bridge = state['bridges'].get(net.get('bridge'))
+        overlay = (bridge or {}).get('overlay')
+        if overlay is None:
+            continue  # a network of its own host only: nothing here reaches it
+        share = overlay['peers'].get(host)
+        if share is None:
+            raise ParamError("%s: host '%s' is not a member of overlay '%s'" % (nfield, host, net.get('bridge')))
+        ip = str(ipam.address(net.get('ip'), nfield + '.ip'))
+        if ipam.netaddr.IPAddress(ip) not in ipam.netaddr.IPNetwork(share['block']):
+            raise ParamError("%s.ip '%s' is not in block %s of host '%s'" % (nfield, ip, share['block'], host))
+        mac = (net.get('mac') or ipam.mac_for(ip)).lower()
+        if not containers.MAC_RE.match(mac):
+            raise ParamError("%s.mac '%s' is not a MAC address" % (nfield, net.get('mac')))
+        nets.append({'bridge': net['bridge'], 'ip': ip, 'mac': mac})
+    if not nets:
+        return None
+    hostname = entry.get('hostname') or name
+    if not containers.HOSTNAME_RE.match(hostname):
+        raise ParamError("%s.hostname %r is not a valid host name" % (field, hostname))
+    return {'host': host, 'hostname': hostname, 'networks': nets,
+            'exposed_ports': ports.parse_exposed(entry.get('exposed_ports'), field + '.exposed_ports'),
+            'env': containers.check_env(entry.get('env'))}
+
+
+# ---- kernel --------------------------------------------------------------------------------------
+
+ZERO_MAC = '00:00:00:00:00:00'
+
+
+def fdb_wanted(state, bridge_name):
+    """Static FDB entries of an overlay bridge's VXLAN port: every peer for broadcast (head-end
+    replication), and every remote container's MAC at its host."""
+    overlay = state['bridges'][bridge_name]['overlay']
+    out = set((ZERO_MAC, share['underlay']) for share in overlay['peers'].values())
+    for rec in state.get('remote', {}).values():
+        share = overlay['peers'].get(rec['host'])
+        if share is not None:
+            out.update((net['mac'], share['underlay']) for net in rec['networks'] if net['bridge'] == bridge_name)
+    return sorted(out)
+
+
+def steps(netlink, name, state, host_links, step):
+    """Kernel steps of bridge `name`'s VXLAN port and FDB (none, or its removal, for any other bridge)."""
+    vx = vxlan_name(name)
+    link = host_links.get(vx)
+    bridge = state['bridges'].get(name) if state else None
+    overlay = (bridge or {}).get('overlay')
+    if not overlay or overlay['mode'] != 'vxlan':
+        if link is not None:
+            return [step('delete vxlan %s' % vx, lambda: netlink.delete_link(link['index']))]
+        return []
+    wanted = fdb_wanted(state, name)
+    spec = (overlay['vni'], overlay['underlay'], overlay['port'])
+    out = []
+    if link is not None and (link['kind'] != 'vxlan' or netlink.vxlan_info(vx) != spec):
+        out.append(step('delete vxlan %s (vni, underlay or port changed)' % vx,
+                        lambda: netlink.delete_link(link['index'])))
+        link = None
+    if link is None:
+        def create():
+            netlink.add_vxlan(vx, overlay['vni'], overlay['underlay'], overlay['port'], bridge['mtu'],
+                              netlink.bridge_index(name))
+            index = netlink.index(vx)
+            for mac, dst in wanted:
+                netlink.fdb_add(index, mac, dst)
+        out.append(step('create vxlan %s vni %d local %s port %d on %s, %d fdb entries'
+                        % (vx, overlay['vni'], overlay['underlay'], overlay['port'], name, len(wanted)), create))
+        return out
+    bridge_link = host_links.get(name)
+    if link['master'] != (bridge_link or {}).get('index') or link['mtu'] != bridge['mtu'] or not link['up']:
+        out.append(step('attach %s to %s, mtu %d, up' % (vx, name, bridge['mtu']), lambda: netlink.set_link(
+            link['index'], master=netlink.bridge_index(name), mtu=bridge['mtu'], state='up')))
+    have = netlink.fdb(link['index'])
+    for mac, dst in sorted(set(have) - set(wanted)):
+        out.append(step('fdb del %s dst %s dev %s' % (mac, dst, vx),
+                        lambda m=mac, d=dst: netlink.fdb_del(link['index'], m, d)))
+    for mac, dst in sorted(set(wanted) - set(have)):
+        out.append(step('fdb append %s dst %s dev %s' % (mac, dst, vx),
+                        lambda m=mac, d=dst: netlink.fdb_add(link['index'], m, d)))
+    return out
+
+
+def input_rows(state):
+    """VXLAN reaches the host from the overlay's peers only: a forged encapsulated frame from anyone
+    else would otherwise be bridged straight to the containers."""
+    from ansible_collections.seed.container_net.plugins.module_utils._policy import Row
+    rows, drops = [], {}
+    for name in sorted(state['bridges']):
+        overlay = state['bridges'][name].get('overlay')
+        if not overlay or overlay['mode'] != 'vxlan':
+            continue
+        port = (overlay['port'], overlay['port'])
+        for peer in sorted(share['underlay'] for share in overlay['peers'].values()):
+            rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', overlay['underlay']), ('proto', 'udp'),
+                                                     ('dport', port)), 'ACCEPT', 'overlay:' + name))
+        drops.setdefault(port, name)
+    # after every overlay's peers: overlays may share a port
+    rows.extend(Row('filter', 'CNET-INPUT', (('proto', 'udp'), ('dport', port)), 'DROP', 'overlay:' + drops[port])
+                for port in sorted(drops))
+    return rows

@@ -1,0 +1,182 @@
+"""An overlay across hosts on a real kernel: each host is a lab namespace with its own registry, the
+underlay a switch (a bridge in a namespace of its own) between them. Two runs per host as the
+topology role makes them: its own containers first, then the other members' containers from their
+facts (FDB entries, links across hosts)."""
+
+import json
+import os
+
+from labhost import Lab, tcp_request, udp_request, wait_for
+from test_user_defined_networks import dig
+
+UNDERLAY = '10.240.0.%d'
+SUBNET = '10.230.0.0/16'
+
+
+class Fleet:
+    def __init__(self, lab, collections_path, tmp_path, count):
+        self.labs = [lab] + [Lab(collections_path, tmp_path / ('host%d' % i)) for i in range(2, count + 1)]
+        for other in self.labs[1:]:
+            other.procs = []
+        self.switch = lab.add_peer_ns('sw')
+        lab.in_ns(self.switch, 'ip link add sw0 type bridge && ip link set sw0 up')
+        self.hosts = {}
+        for i, host in enumerate(self.labs, 1):
+            port = '%sp%d' % (lab.id, i)
+            lab.in_ns(self.switch, 'ip link add %s type veth peer name ul0 netns %s && ip link set %s master sw0 up'
+                      % (port, host.ns, port))
+            host.sh('ip addr add %s/24 dev ul0 && ip link set ul0 up' % (UNDERLAY % i))
+            self.hosts['h%d' % i] = {'underlay': UNDERLAY % i}
+
+    def teardown(self):
+        for host in self.labs[1:]:
+            host.teardown()
+
+    def run(self, i, overlays, containers, remote=(), prune=False):
+        return self.labs[i - 1].ok('container_net_topology', overlays=overlays, hosts=self.hosts, host='h%d' % i,
+                                   containers=containers, remote_containers=list(remote), prune=prune)
+
+
+def remote_of(declared, facts, host):
+    """What another member is told of a host's containers: its declaration and its facts."""
+    out = []
+    for c in declared:
+        nets = [{'bridge': n['bridge'], 'ip': n['ip'], 'mac': n['mac']} for n in facts['containers'][c['name']]['networks']]
+        out.append({'name': c['name'], 'host': host, 'hostname': c.get('hostname'), 'networks': nets,
+                    'exposed_ports': c.get('exposed_ports', []), 'env': c.get('env', {}), 'links': c.get('links', [])})
+    return out
+
+
+def local_only(containers):
+    """The first phase's declaration: links to containers of other hosts wait for their facts."""
+    names = set(c['name'] for c in containers)
+    return [dict(c, links=[l for l in c.get('links', []) if l.split(':')[0] in names]) for c in containers]
+
+
+def converge(fleet, overlays, declared):
+    """Both phases on every host; the facts of the second."""
+    first = dict((i, fleet.run(i, overlays, local_only(declared[i]))) for i in declared)
+    remote = dict((i, [r for j in declared if j != i for r in remote_of(declared[j], first[j], 'h%d' % j)])
+                  for i in declared)
+    return dict((i, fleet.run(i, overlays, declared[i], remote[i])) for i in declared), remote
+
+
+def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_passes(lab, collections_path, tmp_path):
+    fleet = Fleet(lab, collections_path, tmp_path, 3)
+    try:
+        h1, h2, h3 = fleet.labs
+        ov = [{'name': lab.name('ov'), 'subnet': SUBNET, 'members': ['h1', 'h2', 'h3'], 'icc': False}]
+        br = ov[0]['name']
+        web, other, db, cache = lab.name('web'), lab.name('oth'), lab.name('db'), lab.name('ca')
+        declared = {
+            1: [{'name': web, 'networks': [{'bridge': br}], 'exposed_ports': ['80/tcp'], 'links': ['%s:db' % db]},
+                {'name': other, 'networks': [{'bridge': br}]}],
+            2: [{'name': db, 'hostname': 'dbhost', 'networks': [{'bridge': br}], 'exposed_ports': ['5432/tcp'],
+                 'env': {'PGUSER': 'app'}}],
+            3: [{'name': cache, 'networks': [{'bridge': br}], 'exposed_ports': ['6379/tcp']}],
+        }
+        facts, remote = converge(fleet, ov, declared)
+        ip = dict((n, c['ip']) for f in facts.values() for n, c in f['containers'].items())
+        mac = dict((n, c['networks'][0]['mac']) for f in facts.values() for n, c in f['containers'].items())
+        assert (ip[web], ip[db], ip[cache]) == ('10.230.0.2', '10.230.1.2', '10.230.2.2')
+        # the link's variables and hosts line on the receiver's host, from the source's host
+        with open(os.path.join('/etc/netns', web, 'environment')) as f:
+            env = dict((k, v.strip('"')) for k, v in (line.split('=', 1) for line in f.read().splitlines()))
+        assert env['DB_PORT_5432_TCP_ADDR'] == ip[db] and env['DB_ENV_PGUSER'] == 'app'
+        with open(os.path.join('/etc/netns', web, 'hosts')) as f:
+            assert '%s\tdb dbhost %s\n' % (ip[db], db) in f.read()
+        # static FDB, no learning; MTU 50 below the underlay's everywhere
+        vx = 'vx' + __import__('hashlib').sha1(br.encode()).hexdigest()[:11]
+        fdb = h1.sh('bridge fdb show dev %s' % vx).stdout
+        for entry in ('00:00:00:00:00:00 dst %s' % (UNDERLAY % 2), '00:00:00:00:00:00 dst %s' % (UNDERLAY % 3),
+                      '%s dst %s' % (mac[db], UNDERLAY % 2), '%s dst %s' % (mac[cache], UNDERLAY % 3)):
+            assert entry in fdb, (entry, fdb)
+        details = json.loads(h1.sh('ip -d -j link show %s' % vx).stdout)[0]
+        assert details['mtu'] == 1450 and details['linkinfo']['info_data']['learning'] is False
+        assert '1450' in lab.in_ns(web, 'cat /sys/class/net/eth0/mtu').stdout
+        # traffic: the link's port across hosts, nothing else (icc off holds across hosts)
+        h2.echo(db, 'db-5432\n', tcp=[5432])
+        h2.echo(db, 'db-7000\n', tcp=[7000])
+        h1.echo(web, 'web-80\n', tcp=[80])
+        assert tcp_request(lab, web, 'db', 5432) == 'db-5432\n'
+        assert tcp_request(lab, web, ip[db], 7000) is None        # unexposed
+        assert tcp_request(lab, other, ip[db], 5432) is None      # unlinked
+        assert tcp_request(lab, db, ip[web], 80) is None          # the link is one way
+        assert tcp_request(h2, h2.ns, ip[db], 7000) == 'db-7000\n'  # control: its host reaches it
+        # another member's host is a neighbour on the stretched bridge, not the container's own host
+        assert tcp_request(h2, h2.ns, ip[web], 80) is None
+        # a stranger on the underlay cannot inject frames: its VXLAN is dropped before decapsulation.
+        # It knows the gateway's MAC (no ARP needed) and sends one datagram to a server on h1's overlay
+        # address; then a member's host sends one the same way: once that one is recorded, the
+        # stranger's (sent first, same path) would have been too.
+        record = str(tmp_path / 'gateway-udp')
+        h1.echo(h1.ns, 'gw\n', udp=[9999], record=record, bind='10.230.0.1')
+        stranger = lab.add_peer_ns('st')
+        lab.in_ns(fleet.switch, 'ip link add %sst type veth peer name ul0 netns %s && ip link set %sst master sw0 up'
+                  % (lab.id, stranger, lab.id))
+        vni = facts[1]['bridges'][br]['overlay']['vni']
+        lab.in_ns(stranger, 'ip addr add 10.240.0.99/24 dev ul0 && ip link set ul0 up && '
+                            'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
+                            'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && '
+                            'ip addr add 10.230.0.250/16 dev vx0 && ip link set vx0 up && '
+                            'ip neigh add 10.230.0.1 lladdr 02:42:0a:e6:00:01 dev vx0' % (vni, UNDERLAY % 1))
+        udp_request(lab, stranger, '10.230.0.1', 9999, data='stranger', timeout=0.5)
+        assert udp_request(h2, h2.ns, '10.230.0.1', 9999, data='member') == 'gw\n'
+        wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
+        with open(record) as f:
+            seen = f.read()
+        assert 'stranger' not in seen and '10.230.1.1' in seen, seen
+        # a second run of each host changes nothing
+        for i in (1, 2, 3):
+            assert not fleet.run(i, ov, declared[i], remote[i])['changed'], i
+        # h3 leaves: the others drop its FDB entries and its VXLAN accept; it removes its share
+        ov2 = [dict(ov[0], members=['h1', 'h2'])]
+        for i in (1, 2):
+            fleet.run(i, ov2, declared[i], [r for r in remote[i] if r['host'] != 'h3'])
+        assert UNDERLAY % 3 not in h1.sh('bridge fdb show dev %s' % vx).stdout
+        assert UNDERLAY % 3 not in h1.sh('iptables -S CNET-INPUT 2>/dev/null; nft list table inet container_net '
+                                         '2>/dev/null', check=False).stdout
+        fleet.run(3, ov2, [], prune=True)
+        assert h3.sh('ip link show %s' % br, check=False).returncode != 0
+        assert h3.sh('ip link show %s' % vx, check=False).returncode != 0
+        assert tcp_request(lab, web, 'db', 5432) == 'db-5432\n'  # the others still talk
+    finally:
+        fleet.teardown()
+
+
+def test_names_across_hosts_isolation_from_other_networks_and_refusals_before_any_change(lab, collections_path,
+                                                                                         tmp_path):
+    fleet = Fleet(lab, collections_path, tmp_path, 2)
+    try:
+        h1, h2 = fleet.labs
+        br, plain = lab.name('ov'), lab.name('pl')
+        ov = [{'name': br, 'subnet': SUBNET, 'members': ['h1', 'h2'], 'dns': True}]
+        web, db, iso = lab.name('web'), lab.name('db'), lab.name('iso')
+        declared = {1: [{'name': web, 'networks': [{'bridge': br}], 'dns': ['10.199.0.2']}],
+                    2: [{'name': db, 'networks': [{'bridge': br}], 'exposed_ports': ['5432/tcp'],
+                         'dns': ['10.199.0.2']}]}
+        facts, remote = converge(fleet, ov, declared)
+        ip_db = facts[2]['containers'][db]['ip']
+        # names of the other host's containers on an overlay DNS network (icc on: any port)
+        assert dig(lab, web, db) == ('NOERROR', [ip_db])
+        h2.echo(db, 'db\n', tcp=[5432])
+        assert tcp_request(lab, web, ip_db, 5432) == 'db\n'
+        # a container of another network of h1 reaches nothing on the overlay, here or there
+        h1.ok('docker_bridge', name=plain, subnet='10.229.0.0/24')
+        h1.ok('container_netns', name=iso, bridge=plain)
+        assert tcp_request(lab, iso, ip_db, 5432) is None
+        assert tcp_request(lab, iso, facts[1]['containers'][web]['ip'], 5432) is None
+        # what the inventory gets wrong is refused on every host before anything changes
+        snaps = [h.snapshot() for h in fleet.labs]
+        bad = ov + [{'name': lab.name('ov2'), 'subnet': '10.230.128.0/20', 'members': ['h1', 'h2']}]
+        for i in (1, 2):
+            out = fleet.labs[i - 1].module('container_net_topology', overlays=bad, hosts=fleet.hosts, host='h%d' % i,
+                                           containers=declared[i], remote_containers=remote[i])
+            assert out['failed'] and "overlays[1].subnet '10.230.128.0/20' overlaps subnet 10.230.0.0/16" in out['msg']
+        out = h2.module('container_net_topology', overlays=ov, hosts=fleet.hosts, host='h2', containers=declared[2],
+                        bridges=[{'name': lab.name('b2'), 'subnet': '10.230.64.0/24'}], remote_containers=remote[2])
+        assert out['failed'] and "bridges[0] '%s': subnet '10.230.64.0/24' overlaps subnet 10.230.0.0/16" \
+            % lab.name('b2') in out['msg']
+        assert [h.snapshot() for h in fleet.labs] == snaps
+    finally:
+        fleet.teardown()

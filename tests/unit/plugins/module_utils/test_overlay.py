@@ -1,0 +1,142 @@
+"""Overlays across hosts, pure logic: blocks from inventory, checks across the whole inventory, the
+bridge records each host takes, remote containers, FDB entries, the VXLAN guard and cross-host links."""
+
+import pytest
+
+from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
+from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
+from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
+from ansible_collections.seed.container_net.plugins.module_utils import _topology as topology
+from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
+from ansible_collections.seed.container_net.plugins.module_utils._registry import empty_state
+
+HOSTS = {'h1': {'underlay': '10.240.0.1'}, 'h2': {'underlay': '10.240.0.2'}, 'h3': {'underlay': '10.240.0.3'}}
+OV = {'name': 'ov0', 'subnet': '10.230.0.0/16', 'members': ['h1', 'h2', 'h3'], 'icc': False}
+
+
+class NoLinks:
+    """The kernel as declare() asks it: no link of these names exists yet."""
+
+    @staticmethod
+    def link(name):
+        return None
+
+
+class Reads:
+    def get(self, key, *args):
+        return {'addresses': set(), 'range': (32768, 32800, set()), 'listeners': {}}[key]
+
+
+def test_blocks_follow_the_member_order_and_an_explicit_index_wins():
+    planned = overlay.plan([dict(OV)], HOSTS)['ov0']
+    assert [(m, s['block'], s['gateway']) for m, s in sorted(planned['members'].items())] == [
+        ('h1', '10.230.0.0/24', '10.230.0.1'), ('h2', '10.230.1.0/24', '10.230.1.1'),
+        ('h3', '10.230.2.0/24', '10.230.2.1')]
+    assert planned['mtu'] == 1450 and planned['vni'] == overlay.default_vni('ov0') and planned['port'] == 4789
+    hosts = dict(HOSTS, h3={'underlay': '10.240.0.3', 'index': 9})
+    assert overlay.plan([dict(OV)], hosts)['ov0']['members']['h3']['block'] == '10.230.9.0/24'
+
+
+@pytest.mark.parametrize('change, hosts, words', [
+    ({'members': ['h1', 'h9']}, HOSTS, "overlays[0].members[1] 'h9' is not a host of the inventory"),
+    ({'members': ['h1', 'h1']}, HOSTS, "overlays[0].members[1] 'h1' is listed twice"),
+    ({}, dict(HOSTS, h2={}), "host 'h2' has no underlay address"),
+    ({}, dict(HOSTS, h2={'underlay': '10.240.0.1'}), "hosts 'h1' and 'h2' have the same underlay address"),
+    ({}, dict(HOSTS, h3={'underlay': '10.240.0.3', 'index': 0}), "hosts 'h1' and 'h3' both take block 0"),
+    ({'host_prefix': 30, 'subnet': '10.230.0.0/29'}, dict(HOSTS, h3={'underlay': '10.240.0.3', 'index': 2}),
+     "host 'h3' index 2 is not a block of 10.230.0.0/29"),
+    ({'host_prefix': 16}, HOSTS, 'host_prefix 16 must be longer'),
+    ({'subnet': '10.230.0.1/16'}, HOSTS, "overlays[0].subnet '10.230.0.1/16' has host bits set"),
+    ({'vni': 0x1000000}, HOSTS, 'vni 16777216 is out of range'),
+    ({'underlay_mtu': 100}, HOSTS, 'underlay_mtu 100 leaves no room'),
+    ({'name': 'a/b'}, HOSTS, 'overlays[0].name'),
+])
+def test_a_bad_declaration_names_the_field(change, hosts, words):
+    with pytest.raises(ParamError) as e:
+        overlay.plan([dict(OV, **change)], hosts)
+    assert words in str(e.value)
+
+
+def test_overlays_of_one_inventory_do_not_overlap_nor_share_a_vni():
+    with pytest.raises(ParamError, match=r"overlays\[1\].subnet '10.230.4.0/24' overlaps subnet 10.230.0.0/16 of "
+                                         r"overlay 'ov0'"):
+        overlay.plan([dict(OV), dict(OV, name='ov1', subnet='10.230.4.0/24', host_prefix=26)], HOSTS)
+    with pytest.raises(ParamError, match="overlays.1..vni 7 is also the VNI of overlay 'ov0'"):
+        overlay.plan([dict(OV, vni=7), dict(OV, name='ov1', subnet='10.231.0.0/16', vni=7)], HOSTS)
+
+
+def host_state(me, bridges=(), containers=(), remote=(), members=('h1', 'h2', 'h3')):
+    state = empty_state()
+    topology.declare(state, list(bridges), list(containers), False, NoLinks(), Reads(),
+                     overlays=[dict(OV, members=list(members))], hosts=HOSTS, me=me, remote_decl=list(remote))
+    return state
+
+
+def test_each_member_takes_the_whole_subnet_its_own_gateway_and_leases_from_its_block():
+    state = host_state('h2', containers=[{'name': 'db', 'networks': [{'bridge': 'ov0'}], 'exposed_ports': ['5432/tcp']}])
+    bridge = state['bridges']['ov0']
+    assert (bridge['subnet'], bridge['gateway'], bridge['ip_range'], bridge['mtu']) == (
+        '10.230.0.0/16', '10.230.1.1', '10.230.1.0/24', 1450)
+    assert state['containers']['db']['networks'][0]['ip'] == '10.230.1.2'
+    assert sorted(bridge['overlay']['peers']) == ['h1', 'h3'] and bridge['overlay']['underlay'] == '10.240.0.2'
+    # a host that is not a member takes nothing of it
+    assert 'ov0' not in host_state('h3', members=('h1', 'h2'))['bridges']
+
+
+def test_a_local_bridge_overlapping_an_overlay_is_refused_with_every_other_problem():
+    with pytest.raises(ParamError) as e:
+        host_state('h1', bridges=[{'name': 'br0', 'subnet': '10.230.5.0/24'}],
+                   containers=[{'name': 'web', 'networks': [{'bridge': 'nope'}]}])
+    assert '2 problems' in str(e.value) and "overlaps subnet 10.230.0.0/16 of bridge 'ov0'" in str(e.value)
+
+
+REMOTE_DB = {'name': 'db', 'host': 'h2', 'hostname': 'dbhost', 'exposed_ports': ['5432/tcp'], 'env': {'PGUSER': 'app'},
+             'networks': [{'bridge': 'ov0', 'ip': '10.230.1.2'}], 'links': []}
+
+
+def test_a_web_linked_to_a_db_on_another_host_gets_the_env_hosts_line_and_the_pair():
+    state = host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0'}], 'links': ['db']}],
+                       remote=[REMOTE_DB])
+    assert state['remote']['db']['networks'] == [{'bridge': 'ov0', 'ip': '10.230.1.2', 'mac': '02:42:0a:e6:01:02'}]
+    env = dict(files.container_env(state, 'web'))
+    assert env['DB_PORT_5432_TCP_ADDR'] == '10.230.1.2' and env['DB_ENV_PGUSER'] == 'app'
+    assert '10.230.1.2\tdb dbhost\n' in files.render_hosts(state, 'web')
+    pairs = rules.render(state).rendered()['filter']['chains']['CNET-LINKS']
+    assert pairs[0].startswith('-A CNET-LINKS -s 10.230.0.2/32 -d 10.230.1.2/32 -i ov0 -o ov0 -p tcp -m tcp --dport 5432')
+    assert overlay.fdb_wanted(state, 'ov0') == [
+        ('00:00:00:00:00:00', '10.240.0.2'), ('00:00:00:00:00:00', '10.240.0.3'), ('02:42:0a:e6:01:02', '10.240.0.2')]
+
+
+def test_the_source_host_opens_the_same_pair_for_a_remote_receiver(tmp_path):
+    web = {'name': 'web', 'host': 'h1', 'networks': [{'bridge': 'ov0', 'ip': '10.230.0.2'}], 'links': ['db']}
+    state = host_state('h2', containers=[{'name': 'db', 'networks': [{'bridge': 'ov0'}], 'exposed_ports': ['5432/tcp']}],
+                       remote=[web])
+    assert sorted(state['links']) == ['web/db']
+    pairs = rules.render(state).rendered()['filter']['chains']['CNET-LINKS']
+    assert pairs[0].startswith('-A CNET-LINKS -s 10.230.0.2/32 -d 10.230.1.2/32 -i ov0 -o ov0 -p tcp -m tcp --dport 5432')
+    # files here for this host's container only: the remote receiver's host writes its own
+    writes = files.plan(empty_state(), state, str(tmp_path)).writes
+    assert sorted(set(path.split('/')[-2] for path, dummy, dummy2 in writes)) == ['db']
+
+
+@pytest.mark.parametrize('entry, words', [
+    (dict(REMOTE_DB, networks=[{'bridge': 'ov0', 'ip': '10.230.0.9'}]), "ip '10.230.0.9' is not in block 10.230.1.0/24"),
+    (dict(REMOTE_DB, host='h9'), "host 'h9' is not a member of overlay 'ov0'"),
+    (dict(REMOTE_DB, name='web'), "name 'web' is also a container of this host"),
+])
+def test_bad_remote_containers_name_the_field(entry, words):
+    with pytest.raises(ParamError) as e:
+        host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0'}]}], remote=[entry])
+    assert 'remote_containers[0]' in str(e.value) and words in str(e.value)
+
+
+def test_vxlan_reaches_the_host_from_the_peers_only():
+    state = host_state('h1')
+    rows = [r for r in policy.rows(state)[0] if r.chain == 'CNET-INPUT']
+    assert [(dict(r.match).get('src'), r.verdict) for r in rows] == [
+        ('10.240.0.2', 'ACCEPT'), ('10.240.0.3', 'ACCEPT'), (None, 'DROP')]
+    rendered = rules.render(state).rendered()['filter']
+    assert '-A INPUT -m comment --comment "cnet:jump" -j CNET-INPUT' in rendered['jumps']
+    assert rendered['chains']['CNET-INPUT'][-1] == \
+        '-A CNET-INPUT -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP'
