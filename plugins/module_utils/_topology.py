@@ -104,7 +104,10 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink):
 
 
 def declare_remote(state, problems, remote_decl, container_names):
-    """Containers other member hosts run on this host's overlays, and their links to this host's."""
+    """Containers other member hosts run on this host's overlays, and their links to this host's
+    (None: as the registry has them, from the last run that named them)."""
+    if remote_decl is None:
+        return
     state['remote'] = {}
     wanted_links = []
     for i, entry in enumerate(remote_decl or []):
@@ -125,8 +128,10 @@ def declare_remote(state, problems, remote_decl, container_names):
 
 
 def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=None, hosts=None, me=None,
-            remote_decl=None):
-    """Change registry `state` to the declaration; raise one ParamError listing every problem."""
+            remote_decl=None, defer_remote_links=False):
+    """Change registry `state` to the declaration; raise one ParamError listing every problem.
+    `defer_remote_links`: a link whose source is neither declared here nor a known remote container
+    is left for a later run (the first overlay phase, before the other hosts' facts exist)."""
     problems = Problems()
     bridge_names = _duplicates(problems, 'bridges', bridge_decl)
     container_names = _duplicates(problems, 'containers', container_decl)
@@ -168,6 +173,8 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=
                 continue
             aliases[alias] = j
             if source not in container_names and source not in state['remote']:
+                if defer_remote_links:
+                    continue
                 problems.add('%s links[%d]' % (where, j), "source '%s' is not a declared container (of this host or "
                                                           "of an overlay's remote_containers)" % source)
                 continue

@@ -131,9 +131,9 @@ options:
         C(host), C(networks) with C(bridge), C(ip) and C(mac), C(hostname), C(exposed_ports), C(env) and C(links)).
         They get FDB entries, names on overlay DNS networks, and they can be link sources. A link of theirs
         into this host's container opens its icc pair here too.
+      - Left out, the remote containers the registry recorded on the last run that named them stay as they are.
     type: list
     elements: dict
-    default: []
     suboptions:
       name: {description: Container name (unique across the overlay's hosts)., type: str, required: true}
       host: {description: Inventory name of the host that runs it., type: str, required: true}
@@ -151,6 +151,12 @@ options:
       env: {description: Its environment (link variables; secret)., type: dict, default: {}}
       links: {description: "Its links (C(SOURCE[:ALIAS])); those into this host's containers open their pair here.",
               type: list, elements: raw, default: []}
+  defer_remote_links:
+    description:
+      - Leave out, without an error, links whose source is neither declared here nor a known remote container.
+        The topology role's first overlay phase sets it, since no host knows the others' addresses yet.
+    type: bool
+    default: false
   prune:
     description: Remove bridges and containers that the registry holds and the declaration does not.
     type: bool
@@ -225,7 +231,8 @@ class TopologyManager(Manager):
             topology.declare(state, self.params['bridges'], self.params['containers'], self.params['prune'],
                              self.netlink, self.host_reads(), overlays=self.params['overlays'],
                              hosts=self.params['hosts'], me=self.params['host'],
-                             remote_decl=self.params['remote_containers'])
+                             remote_decl=self.params['remote_containers'],
+                             defer_remote_links=self.params['defer_remote_links'])
 
     def kernel_plan(self, old, new):
         return topology.host_steps(self.netlink, old, new, Step)
@@ -253,7 +260,8 @@ def main():
             overlays=dict(type='list', elements='dict', default=[], options=overlay.argument_spec()),
             hosts=dict(type='dict', default={}),
             host=dict(type='str'),
-            remote_containers=dict(type='list', elements='dict', default=[], options=dict(
+            defer_remote_links=dict(type='bool', default=False),
+            remote_containers=dict(type='list', elements='dict', options=dict(
                 name=dict(type='str', required=True), host=dict(type='str', required=True), hostname=dict(type='str'),
                 networks=dict(type='list', elements='dict', default=[], options=dict(
                     bridge=dict(type='str', required=True), ip=dict(type='str', required=True), mac=dict(type='str'))),

@@ -5,8 +5,9 @@ facts (FDB entries, links across hosts)."""
 
 import json
 import os
+import sys
 
-from labhost import Lab, tcp_request, udp_request, wait_for
+from labhost import BACKEND, Lab, sh, tcp_request, udp_request, wait_for
 from test_user_defined_networks import dig
 
 UNDERLAY = '10.240.0.%d'
@@ -32,9 +33,11 @@ class Fleet:
         for host in self.labs[1:]:
             host.teardown()
 
-    def run(self, i, overlays, containers, remote=(), prune=False):
+    def run(self, i, overlays, containers, remote=None, prune=False):
+        """One host's run: the first phase without `remote` (links to unknown containers wait), the second with it."""
+        args = dict(remote_containers=list(remote)) if remote is not None else dict(defer_remote_links=True)
         return self.labs[i - 1].ok('container_net_topology', overlays=overlays, hosts=self.hosts, host='h%d' % i,
-                                   containers=containers, remote_containers=list(remote), prune=prune)
+                                   containers=containers, prune=prune, **args)
 
 
 def remote_of(declared, facts, host):
@@ -47,15 +50,9 @@ def remote_of(declared, facts, host):
     return out
 
 
-def local_only(containers):
-    """The first phase's declaration: links to containers of other hosts wait for their facts."""
-    names = set(c['name'] for c in containers)
-    return [dict(c, links=[l for l in c.get('links', []) if l.split(':')[0] in names]) for c in containers]
-
-
 def converge(fleet, overlays, declared):
     """Both phases on every host; the facts of the second."""
-    first = dict((i, fleet.run(i, overlays, local_only(declared[i]))) for i in declared)
+    first = dict((i, fleet.run(i, overlays, declared[i])) for i in declared)
     remote = dict((i, [r for j in declared if j != i for r in remote_of(declared[j], first[j], 'h%d' % j)])
                   for i in declared)
     return dict((i, fleet.run(i, overlays, declared[i], remote[i])) for i in declared), remote
@@ -126,8 +123,9 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         with open(record) as f:
             seen = f.read()
         assert 'stranger' not in seen and '10.230.1.1' in seen, seen
-        # a second run of each host changes nothing
+        # a second run of each host changes nothing, in either phase
         for i in (1, 2, 3):
+            assert not fleet.run(i, ov, declared[i])['changed'], i
             assert not fleet.run(i, ov, declared[i], remote[i])['changed'], i
         # h3 leaves: the others drop its FDB entries and its VXLAN accept; it removes its share
         ov2 = [dict(ov[0], members=['h1', 'h2'])]
@@ -136,7 +134,7 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         assert UNDERLAY % 3 not in h1.sh('bridge fdb show dev %s' % vx).stdout
         assert UNDERLAY % 3 not in h1.sh('iptables -S CNET-INPUT 2>/dev/null; nft list table inet container_net '
                                          '2>/dev/null', check=False).stdout
-        fleet.run(3, ov2, [], prune=True)
+        fleet.run(3, ov2, [], remote=[], prune=True)
         assert h3.sh('ip link show %s' % br, check=False).returncode != 0
         assert h3.sh('ip link show %s' % vx, check=False).returncode != 0
         assert tcp_request(lab, web, 'db', 5432) == 'db-5432\n'  # the others still talk
@@ -178,5 +176,43 @@ def test_names_across_hosts_isolation_from_other_networks_and_refusals_before_an
         assert out['failed'] and "bridges[0] '%s': subnet '10.230.64.0/24' overlaps subnet 10.230.0.0/16" \
             % lab.name('b2') in out['msg']
         assert [h.snapshot() for h in fleet.labs] == snaps
+    finally:
+        fleet.teardown()
+
+
+def test_the_topology_role_converges_a_fleet_in_two_phases_and_a_second_play_changes_nothing(lab, collections_path,
+                                                                                             tmp_path):
+    """One play over two hosts (each a lab namespace: its interpreter enters it), declarations in
+    inventory only, as an operator writes them."""
+    fleet = Fleet(lab, collections_path, tmp_path, 2)
+    try:
+        br, web, db = lab.name('ov'), lab.name('web'), lab.name('db')
+        hosts = {}
+        for i, host in enumerate(fleet.labs, 1):
+            wrapper = tmp_path / ('python-h%d' % i)
+            wrapper.write_text('#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' % (host.ns, sys.executable))
+            wrapper.chmod(0o755)
+            hosts['h%d' % i] = {'ansible_connection': 'local', 'ansible_python_interpreter': str(wrapper),
+                                'container_net_python': str(wrapper), 'container_net_registry_dir': host.registry,
+                                'container_net_firewall_backend': BACKEND,
+                                'container_net_underlay_address': UNDERLAY % i}
+        hosts['h1']['container_net_containers'] = [{'name': web, 'bridge': br, 'links': ['%s:db' % db]}]
+        hosts['h2']['container_net_containers'] = [{'name': db, 'bridge': br, 'exposed_ports': ['5432/tcp'],
+                                                    'hostname': 'dbhost'}]
+        inventory = {'all': {'hosts': hosts, 'vars': {'container_net_overlays': [
+            {'name': br, 'subnet': SUBNET, 'icc': False}]}}}
+        (tmp_path / 'inventory.yml').write_text(json.dumps(inventory))
+        (tmp_path / 'play.yml').write_text('- hosts: all\n  gather_facts: false\n  roles:\n'
+                                           '    - seed.container_net.topology\n')
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_NOCOLOR='1',
+                   ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_STDOUT_CALLBACK='default')
+        play = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(tmp_path / 'inventory.yml'),
+                '-f', '2', str(tmp_path / 'play.yml')]
+        first = sh(play, check=False, env=env, timeout=300)
+        assert first.returncode == 0, first.stdout + first.stderr
+        fleet.labs[1].echo(db, 'db\n', tcp=[5432])
+        assert tcp_request(lab, web, 'db', 5432) == 'db\n'  # by the link's alias, across hosts
+        again = sh(play, check=False, env=env, timeout=300)
+        assert again.returncode == 0 and again.stdout.count('changed=0') == 2, again.stdout
     finally:
         fleet.teardown()
