@@ -123,6 +123,14 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         with open(record) as f:
             seen = f.read()
         assert 'stranger' not in seen and '10.230.1.1' in seen, seen
+        # a lost VXLAN port (a reboot, a hand) is drift, and container-net restore brings it back whole
+        h1.sh('ip link del %s' % vx)
+        assert h1.cli('check').returncode == 1
+        restored = h1.cli('restore')
+        assert restored.returncode == 0 and restored.stdout == 'restored\n', restored.stderr
+        assert all(entry in h1.sh('bridge fdb show dev %s' % vx).stdout for entry in (
+            '00:00:00:00:00:00 dst %s' % (UNDERLAY % 2), '%s dst %s' % (mac[db], UNDERLAY % 2)))
+        assert tcp_request(lab, web, 'db', 5432) == 'db-5432\n'
         # a second run of each host changes nothing, in either phase
         for i in (1, 2, 3):
             assert not fleet.run(i, ov, declared[i])['changed'], i
