@@ -162,6 +162,14 @@ class Lab:
                    % (peer_cidr, peer_if, peer_if))
         return ns
 
+    def add_peer_ipv6(self, short, lab_ip6, peer_ip6, routes=()):
+        """IPv6 on a peer's veth (add_peer): a /64 either side, without DAD; `routes` via the lab host."""
+        host_if, peer_if = self.name(short)[-13:] + 'h', self.name(short)[-13:] + 'p'
+        self.sh('ip addr add %s/64 dev %s nodad' % (lab_ip6, host_if))
+        self.in_ns(self.name(short), 'ip addr add %s/64 dev %s nodad' % (peer_ip6, peer_if))
+        for subnet in routes:
+            self.in_ns(self.name(short), 'ip -6 route add %s via %s' % (subnet, lab_ip6))
+
     def attach_plain_ns(self, short, bridge, cidr, gateway):
         """A bare namespace on a bridge (for testing a bridge without container_netns)."""
         ns = self.add_peer_ns(short)

@@ -107,9 +107,7 @@ def link_local(lab, ns):
 
 def test_published_ports_on_both_families_and_ipv6_only_ones(lab):
     lan = lab.add_peer('lan', '10.98.0.1/24', '10.98.0.2/24')
-    lab.sh('ip addr add fd00:98::1/64 dev %s nodad' % (lab.name('lan')[-13:] + 'h'))
-    lab.in_ns(lan, 'ip addr add fd00:98::2/64 dev %s nodad && ip -6 route add %s via fd00:98::1'
-              % (lab.name('lan')[-13:] + 'p', SUBNET6))
+    lab.add_peer_ipv6('lan', 'fd00:98::1', 'fd00:98::2', routes=[SUBNET6])
     br, web = lab.name('br'), lab.name('web')
     lab.ok('docker_bridge', name=br, subnet=SUBNET, subnet_v6=SUBNET6)
     c = lab.ok('container_netns', name=web, bridge=br, exposed_ports=['80/tcp', '81/tcp', '82/tcp', '53/udp'])

@@ -59,9 +59,7 @@ def test_a_switch_either_way_never_opens_a_blocked_path_and_leaves_only_the_new_
     lab.in_ns(lan, 'ip route add 10.98.0.0/24 via %s' % LAN_LAB)
     lan_lab = LAN_LAB
     if family == 6:
-        lab.sh('ip addr add %s/64 dev %s nodad' % (LAN_LAB6, lab.name('lan')[-13:] + 'h'))
-        lab.in_ns(lan, 'ip addr add %s/64 dev %s nodad && ip -6 route add %s via %s'
-                  % (LAN_PEER6, lab.name('lan')[-13:] + 'p', SUBNET6, LAN_LAB6))
+        lab.add_peer_ipv6('lan', LAN_LAB6, LAN_PEER6, routes=[SUBNET6])
         lan_lab = LAN_LAB6
     db, pub = ips[names['db']], ips[names['pub']]
     watchers = {

@@ -83,13 +83,8 @@ def build(lab, family=4):
                       'ip route del 127.0.0.0/8 dev lo table local && ip route del 127.0.0.1 dev lo table local && '
                       'ip route add 127.0.0.0/8 via %s dev %s' % (dev, FORGER_LAB, dev))
     if family == 6:
-        for ns, mine, theirs in ((lan, LAN_PEER6, LAN_LAB6), (forger, FORGER_PEER6, FORGER_LAB6)):
-            peer_dev = lab.in_ns(ns, "ip -o link | awk -F': ' '$2 != \"lo\" {print $2}' | cut -d@ -f1").stdout.strip()
-            lab_dev = peer_dev[:-1] + 'h'
-            lab.sh('ip addr add %s/64 dev %s nodad' % (theirs, lab_dev))
-            lab.in_ns(ns, 'ip addr add %s/64 dev %s nodad' % (mine, peer_dev))
-        for subnet in sorted(SUBNETS6.values()):
-            lab.in_ns(lan, 'ip -6 route add %s via %s' % (subnet, LAN_LAB6))
+        lab.add_peer_ipv6('lan', LAN_LAB6, LAN_PEER6, routes=sorted(SUBNETS6.values()))
+        lab.add_peer_ipv6('fgd', FORGER_LAB6, FORGER_PEER6)
         # ::1 routed to the host instead of lo (the kernel drops it on the wire either side)
         lab.in_ns(forger, 'ip -6 route del local ::1 table local && ip -6 route add ::1/128 via %s dev %s'
                   % (FORGER_LAB6, dev))

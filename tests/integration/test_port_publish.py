@@ -91,8 +91,7 @@ def test_udp_remap_while_client_keeps_sending(lab, family):
     lab.ok('container_netns', name=web, bridge=br, exposed_ports=['5001/udp', '5002/udp'])
     target, prefix = LAB_IP, ''
     if family == 6:  # the conntrack entries to flush are IPv6 ones
-        lab.sh('ip addr add fd00:251::1/64 dev %s nodad' % (lab.name('out')[-13:] + 'h'))
-        lab.in_ns(outside, 'ip addr add fd00:251::2/64 dev %s nodad' % (lab.name('out')[-13:] + 'p'))
+        lab.add_peer_ipv6('out', 'fd00:251::1', 'fd00:251::2')
         target, prefix = 'fd00:251::1', '[::]:'
     lab.echo(web, 'old\n', udp=[5001], bind='::' if family == 6 else None)
     lab.echo(web, 'new\n', udp=[5002], bind='::' if family == 6 else None)
