@@ -336,8 +336,8 @@ while True:
             rounds = {'underlay': [], 'vxlan': []}
             for dummy in range(3):  # alternating, so that drift of the machine hits both alike
                 for key, lab, ns, ip in (('underlay', a, a.ns, '10.241.0.2'), ('vxlan', a, ca, ip_b)):
-                    rounds[key].append(dict(self.latency(lab, ns, ip, 7000, count), mbps=self.iperf(lab, ns, ip, 5201,
-                                                                                                     runs=1)))
+                    mbps = self.iperf(lab, ns, ip, 5201, runs=1)
+                    rounds[key].append(dict(self.latency(lab, ns, ip, 7000, count), mbps=mbps))
             for key, values in rounds.items():
                 out[key] = dict(median_latency(values), mbps=statistics.median(r['mbps'] for r in values))
             for lab in labs[:2]:
@@ -843,8 +843,8 @@ def write_results(bench, path, plot):
         lines += ['', '| hosts | containers | first play s | re-run s | re-run per host s |', '|---|---|---|---|---|']
         for n in sorted(ov['converge'], key=int):
             r = ov['converge'][n]
-            lines.append('| %s | %d | %.1f | %.1f | %.2f |' % (n, r['containers'], r['first_s'], r['rerun_s'],
-                                                              r['rerun_s'] / int(n)))
+            per_host = r['rerun_s'] / int(n)
+            lines.append('| %s | %d | %.1f | %.1f | %.2f |' % (n, r['containers'], r['first_s'], r['rerun_s'], per_host))
         targets.append(('vxlan throughput >= 0.7x the underlay', '%.0f vs %.0f Mbit/s'
                         % (ov['vxlan']['mbps'], ov['underlay']['mbps']), ov['vxlan']['mbps'] >= 0.7 * ov['underlay']['mbps']))
     ab = bench.results.get('ab_rules')
