@@ -62,9 +62,9 @@ try:
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE,
                                   NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR)
     from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_GETADDR, RTM_GETLINK,
-                                       RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH,
-                                       RTM_NEWROUTE)
+    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
+                                       RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK,
+                                       RTM_NEWNEIGH, RTM_NEWROUTE)
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
     from pyroute2.netlink.rtnl.ndmsg import ndmsg
@@ -517,6 +517,32 @@ class Netlink:
             return None
         data = info.get_attr('IFLA_INFO_DATA')
         return data.get_attr('IFLA_VXLAN_ID'), data.get_attr('IFLA_VXLAN_LOCAL'), data.get_attr('IFLA_VXLAN_PORT')
+
+    def gateway_routes(self):
+        """Routes of the host's main table via a gateway: {'DST/LEN': gateway} (IPv4)."""
+        out = {}
+        for route in self.rtnl().request(rtmsg(), RTM_GETROUTE, NLM_F_DUMP, family=socket.AF_INET):
+            table = route.get_attr('RTA_TABLE') or route['table']
+            if table == _RT_TABLE_MAIN and route['dst_len'] and route.get_attr('RTA_GATEWAY'):
+                out['%s/%d' % (route.get_attr('RTA_DST'), route['dst_len'])] = route.get_attr('RTA_GATEWAY')
+        return out
+
+    def replace_route(self, dst, gateway):
+        """A route to a peer's block via its underlay address (routed overlays)."""
+        address, prefixlen = dst.split('/')
+        self.rtnl().request(rtmsg(), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK,
+                            [('RTA_DST', address), ('RTA_GATEWAY', gateway)], family=socket.AF_INET,
+                            dst_len=int(prefixlen), table=_RT_TABLE_MAIN, proto=_RTPROT_STATIC, scope=0,
+                            type=_RTN_UNICAST)
+
+    def delete_route(self, dst, gateway):
+        address, prefixlen = dst.split('/')
+        try:
+            self.rtnl().request(rtmsg(), RTM_DELROUTE, NLM_F_ACK, [('RTA_DST', address), ('RTA_GATEWAY', gateway)],
+                                family=socket.AF_INET, dst_len=int(prefixlen), table=_RT_TABLE_MAIN)
+        except NetlinkError as e:
+            if e.code != errno.ESRCH:
+                raise
 
     def fdb(self, index):
         """The static FDB entries of a VXLAN link: sorted (mac, dst)."""

@@ -59,7 +59,7 @@ DNAT_HOOKS = (
     ('nat_output', 'type nat hook output priority -100; policy accept;'),  # dstnat is prerouting's word
 )
 CTSTATE = {policy.ESTABLISHED: 'ct state established,related', 'DNAT': 'ct status dnat'}
-VERDICTS = {'ACCEPT': 'accept', 'DROP': 'drop', 'MASQUERADE': 'masquerade'}
+VERDICTS = {'ACCEPT': 'accept', 'DROP': 'drop', 'MASQUERADE': 'masquerade', 'RETURN': 'return'}
 
 
 def _quote(name):

@@ -3,11 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Networks across hosts (pure): one declaration in inventory, each member host's share of it.
 
-An overlay is declared once (`container_net_overlays`) and spans its member hosts. `vxlan` (the
-only mode so far; `routed`, without encapsulation, is to come): one stretched subnet; each host's
-bridge carries the whole subnet, its own gateway (the first address of its block) and leases from
-its block only; a VXLAN port on the bridge with static FDB entries for every peer (broadcast,
-head-end replicated) and every remote container (no flood-and-learn); MTU = underlay MTU - 50.
+An overlay is declared once (`container_net_overlays`) and spans its member hosts:
+- `vxlan` (default): one stretched subnet; each host's bridge carries the whole subnet, its own
+  gateway (the first address of its block) and leases from its block only; a VXLAN port on the
+  bridge with static FDB entries for every peer (broadcast, head-end replicated) and every remote
+  container (no flood-and-learn); MTU = underlay MTU - 50.
+- `routed`: each host's bridge is its block, with routes to the peers' blocks via their underlay
+  addresses; no encapsulation, the underlay's MTU. The peers' blocks pass the raw guard and the
+  ingress stage and are not masqueraded, so a container sees its peers' real addresses.
 Blocks are computed from inventory (a member's `index`, else its place in `members`) and checked
 across the whole inventory before any host is touched: every host computes the same answer.
 """
@@ -21,7 +24,7 @@ import hashlib
 from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
 
-MODES = ('vxlan',)  # routed: not built yet (notes of the overlay issue)
+MODES = ('vxlan', 'routed')
 VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 DEFAULT_PORT = 4789
 
@@ -145,6 +148,9 @@ def plan(overlays, hosts):
         mtu = decl.get('underlay_mtu') or 1500
         if mode == 'vxlan':
             mtu -= VXLAN_OVERHEAD
+        elif decl.get('icc') is False:
+            raise ParamError("%s.icc: false is not built for routed overlays yet (a link's pair would have to "
+                             "pass the ingress stage); use mode: vxlan" % field)
         if mtu < 68:
             raise ParamError('%s.underlay_mtu %d leaves no room for an overlay' % (field, mtu + VXLAN_OVERHEAD))
         out[name] = {
@@ -157,11 +163,20 @@ def plan(overlays, hosts):
 
 
 def bridge_params(name, overlay, me):
-    """docker_bridge parameters of `me`'s share of an overlay: the whole subnet, the host's own
-    gateway, leases from the host's block."""
+    """docker_bridge parameters of `me`'s share of an overlay: vxlan, the whole subnet with the host's
+    own gateway, leases from its block; routed, the block."""
     share = overlay['members'][me]
-    return {'subnet': overlay['subnet'], 'gateway': share['gateway'], 'ip_range': share['block'],
+    subnet, ip_range = (overlay['subnet'], share['block']) if overlay['mode'] == 'vxlan' else (share['block'], None)
+    return {'subnet': subnet, 'gateway': share['gateway'], 'ip_range': ip_range,
             'mtu': overlay['mtu'], 'icc': overlay['icc'], 'dns': overlay['dns']}
+
+
+def routed_peer_blocks(bridge):
+    """The peers' blocks of a routed overlay bridge (empty for any other bridge)."""
+    overlay = bridge.get('overlay') or {}
+    if overlay.get('mode') != 'routed':
+        return []
+    return sorted(share['block'] for share in overlay['peers'].values())
 
 
 def bridge_overlay(name, overlay, me):
@@ -265,6 +280,32 @@ def steps(netlink, name, state, host_links, step):
     for mac, dst in sorted(set(wanted) - set(have)):
         out.append(step('fdb append %s dst %s dev %s' % (mac, dst, vx),
                         lambda m=mac, d=dst: netlink.fdb_add(link['index'], m, d)))
+    return out
+
+
+def route_steps(netlink, old, new, step):
+    """Routes to the peers' blocks of routed overlays via their underlay addresses; routes into an
+    overlay's range (of `old` or `new`) that no peer needs any more go."""
+    wanted, ranges = {}, set()
+    for state in (old, new):
+        for bridge in state['bridges'].values():
+            overlay = bridge.get('overlay') or {}
+            if overlay.get('mode') == 'routed':
+                ranges.add(overlay['subnet'])
+    for bridge in new['bridges'].values():
+        overlay = bridge.get('overlay') or {}
+        if overlay.get('mode') == 'routed':
+            wanted.update((share['block'], share['underlay']) for share in overlay['peers'].values())
+    if not ranges:
+        return []
+    have = netlink.gateway_routes()
+    out = []
+    for dst, gateway in sorted(have.items()):
+        if dst not in wanted and any(ipam.netaddr.IPNetwork(dst) in ipam.netaddr.IPNetwork(r) for r in ranges):
+            out.append(step('delete route %s via %s' % (dst, gateway), lambda d=dst, g=gateway: netlink.delete_route(d, g)))
+    for dst, gateway in sorted(wanted.items()):
+        if have.get(dst) != gateway:
+            out.append(step('route %s via %s' % (dst, gateway), lambda d=dst, g=gateway: netlink.replace_route(d, g)))
     return out
 
 

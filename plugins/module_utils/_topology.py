@@ -96,8 +96,9 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink):
                                state, netlink.link(name))
         if rec:
             rec['overlay'] = overlay.bridge_overlay(name, spec, me)
-            block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
-            rec['reserved'] = [str(block.network), str(block.broadcast)]
+            if spec['mode'] == 'vxlan':  # the block is a range of the subnet: its ends stay free
+                block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
+                rec['reserved'] = [str(block.network), str(block.broadcast)]
             state['bridges'][name] = rec
             names.append(name)
     return names
@@ -216,6 +217,7 @@ def host_steps(netlink, old, new, step):
     for name in sorted(set(old['bridges']) - set(new['bridges'])):
         out.extend(overlay.steps(netlink, name, None, host_links, step))
         out.extend(bridges.steps(netlink, name, None, host_links.get(name), step))
+    out.extend(overlay.route_steps(netlink, old, new, step))
     return out
 
 

@@ -104,7 +104,17 @@ options:
     default: []
     suboptions:
       name: {description: "The overlay's bridge name on every member (at most 15 bytes).", type: str, required: true}
-      mode: {description: "C(vxlan): one stretched subnet (the only mode so far).", type: str, default: vxlan, choices: [vxlan]}
+      mode:
+        description:
+          - C(vxlan), one stretched subnet over VXLAN.
+          - C(routed), each member's bridge is its block, with routes to the peers' blocks via their underlay
+            addresses. No encapsulation and the underlay's MTU, for hosts that share a segment or an underlay
+            that routes those blocks. The peers' blocks pass the raw guard and the ingress stage and are not
+            masqueraded. O(overlays[].icc=false) is not built for it yet. The underlay is trusted, as with
+            any unencrypted direct routing.
+        type: str
+        default: vxlan
+        choices: [vxlan, routed]
       subnet: {description: The overlay's IPv4 range (CIDR)., type: str, required: true}
       host_prefix: {description: Prefix length of each member's block of the range., type: int, default: 24}
       vni: {description: VXLAN network identifier; default derived from the name., type: int}

@@ -140,3 +140,51 @@ def test_vxlan_reaches_the_host_from_the_peers_only():
     assert '-A INPUT -m comment --comment "cnet:jump" -j CNET-INPUT' in rendered['jumps']
     assert rendered['chains']['CNET-INPUT'][-1] == \
         '-A CNET-INPUT -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP'
+
+
+def test_a_routed_member_is_its_block_and_lets_the_peers_blocks_in_unmasqueraded():
+    state = empty_state()
+    topology.declare(state, [], [], False, NoLinks(), Reads(), overlays=[dict(OV, mode='routed', icc=True)],
+                     hosts=HOSTS, me='h2')
+    bridge = state['bridges']['ov0']
+    assert (bridge['subnet'], bridge['gateway'], bridge['ip_range'], bridge['mtu']) == (
+        '10.230.1.0/24', '10.230.1.1', None, 1500)
+    v4 = rules.render(state).rendered()
+    assert [l for l in v4['raw']['chains']['CNET-RAW'] if '-j ACCEPT' in l] == [
+        '-A CNET-RAW -s 10.230.%d.0/24 -d 10.230.1.0/24 -m comment --comment "cnet:bridge:ov0" -j ACCEPT' % i
+        for i in (0, 2)]
+    assert v4['nat']['chains']['CNET-POSTROUTING'][:2] == [
+        '-A CNET-POSTROUTING -s 10.230.1.0/24 -d 10.230.%d.0/24 -m comment --comment "cnet:bridge:ov0" -j RETURN' % i
+        for i in (0, 2)]
+    ingress = v4['filter']['chains']['CNET-INGRESS']
+    drop = ingress.index('-A CNET-INGRESS ! -i ov0 -o ov0 -m comment --comment "cnet:bridge:ov0" -j DROP')
+    assert ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -o ov0 -m comment --comment "cnet:bridge:ov0" -j ACCEPT') < drop
+
+
+class Routes:
+    def __init__(self, have):
+        self.have = have
+
+    def gateway_routes(self):
+        return dict(self.have)
+
+
+def step(description, action):
+    return description
+
+
+def test_routes_to_the_peers_blocks_and_only_the_overlays_stale_ones_go():
+    old = empty_state()
+    topology.declare(old, [], [], False, NoLinks(), Reads(), overlays=[dict(OV, mode='routed', icc=True)],
+                     hosts=HOSTS, me='h1')
+    new = empty_state()
+    topology.declare(new, [], [], False, NoLinks(), Reads(),
+                     overlays=[dict(OV, mode='routed', icc=True, members=['h1', 'h2'])], hosts=HOSTS, me='h1')
+    have = {'10.230.1.0/24': '10.240.0.2', '10.230.2.0/24': '10.240.0.3', '192.0.2.0/24': '10.240.0.254'}
+    assert overlay.route_steps(Routes(have), old, new, step) == ['delete route 10.230.2.0/24 via 10.240.0.3']
+    assert overlay.route_steps(Routes({}), old, new, step) == ['route 10.230.1.0/24 via 10.240.0.2']
+
+
+def test_icc_off_is_refused_on_a_routed_overlay_for_now():
+    with pytest.raises(ParamError, match=r'overlays\[0\].icc: false is not built for routed overlays'):
+        overlay.plan([dict(OV, mode='routed')], HOSTS)
