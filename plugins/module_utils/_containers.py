@@ -181,9 +181,14 @@ def record(params, state):
         raise ParamError("hostname %r is not a valid host name" % hostname)
     for i, ns in enumerate(params.get('dns') or []):
         ipam.any_address(ns, 'dns[%d]' % i)
+    networks = desired_networks(name, requested, state, previous)
+    published6 = [m for m in (state['ports'].get(name) or {}).get('mappings', []) if ':' in m['host_ip']]
+    if published6 and not networks[0].get('ip6'):
+        raise ParamError("networks: container '%s' publishes ports on IPv6 (%s); its first network must have IPv6, "
+                         "or unpublish those first" % (name, ', '.join(ports.describe(m) for m in published6)))
     return {
         'hostname': hostname,
-        'networks': desired_networks(name, requested, state, previous),
+        'networks': networks,
         'exposed_ports': ports.parse_exposed(params.get('exposed_ports')),
         'env': check_env(params.get('env')),
         'dns': list(params.get('dns') or []),
@@ -319,7 +324,7 @@ def _network_steps(netlink, name, net, bridge, host_links, inside, step):
     v6_off = bool(net.get('ip6')) and not peer.get('ipv6')
     if peer['mac'] != net['mac'] or peer['mtu'] != mtu or peer['addrs'] != cidrs or not peer['up'] or v6_off:
         out.append(step('configure %s:%s mac %s mtu %d address %s' % (name, net['ifname'], net['mac'], mtu, cidr),
-                        lambda: _configure_peer(netlink, name, net, cidrs, mtu, [] if v6_off else peer['addrs'])))
+                        lambda: _configure_peer(netlink, name, net, cidrs, mtu, peer['addrs'])))
     return out
 
 

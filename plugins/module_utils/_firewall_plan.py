@@ -243,6 +243,9 @@ def plan(requested, old, new, previous, host):
     # ip6tables is read where IPv6 is (or was) in use: an IPv4-only host's runs never touch it
     with_fw6 = fw6.installed() and (policy.dual_stack(new) or policy.dual_stack(old) or
                                     bool(record.get('created_tables6')))
+    if backend == 'iptables' and policy.dual_stack(new) and not fw6.installed():
+        raise ParamError('firewall_backend: the iptables backend holds the IPv6 rules of dual-stack bridges in '
+                         'ip6tables, which is not installed; install it (the iptables package) or use nftables')
     if backend == 'nftables':
         def flush(ports):
             for f in (fw, fw6) if with_fw6 else (fw,):

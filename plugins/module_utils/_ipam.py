@@ -176,6 +176,9 @@ def check_static(ip, bridge_name, bridge, taken, field, version=4):
                          % (field, ip, bridge_name, subnet, bridge[subnet]))
     if str(addr) == bridge[gateway]:
         raise ParamError("%s '%s' is the %s of bridge '%s'" % (field, ip, gateway, bridge_name))
+    if version == 4 and bridge.get('reserved') and addr not in netaddr.IPNetwork(bridge['ip_range']):
+        raise ParamError("%s '%s' is outside this host's block %s of overlay '%s' (the other members lease the rest)"
+                         % (field, ip, bridge['ip_range'], bridge_name))
     if version == 4 and str(addr) in (bridge.get('reserved') or []):
         raise ParamError("%s '%s' is the network or broadcast address of this host's block of overlay '%s'"
                          % (field, ip, bridge_name))

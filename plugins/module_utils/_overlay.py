@@ -145,6 +145,13 @@ def plan(overlays, hosts):
         port = decl.get('port') or DEFAULT_PORT
         if not 1 <= port <= 65535:
             raise ParamError('%s.port %d is not a port number' % (field, port))
+        for other, spec in out.items():
+            # the kernel's VXLAN socket of a port takes every VNI: a peer of one overlay could send into
+            # another's, so overlays that share a port share their members
+            if mode == 'vxlan' and spec['mode'] == 'vxlan' and spec['port'] == port and \
+                    sorted(spec['members']) != sorted(members):
+                raise ParamError("%s.port %d is also the port of overlay '%s', which has other members; give this "
+                                 "overlay a port of its own" % (field, port, other))
         mtu = decl.get('underlay_mtu') or 1500
         if mode == 'vxlan':
             mtu -= VXLAN_OVERHEAD
@@ -195,8 +202,6 @@ def remote_record(entry, state, field):
     from ansible_collections.seed.container_net.plugins.module_utils import _links as links
     from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
     name = links.check_name(entry.get('name'), field + '.name')
-    if name in state['containers']:
-        raise ParamError("%s.name '%s' is also a container of this host" % (field, name))
     host = entry.get('host')
     nets = []
     for i, net in enumerate(entry.get('networks') or []):
@@ -216,7 +221,10 @@ def remote_record(entry, state, field):
             raise ParamError("%s.mac '%s' is not a MAC address" % (nfield, net.get('mac')))
         nets.append({'bridge': net['bridge'], 'ip': ip, 'mac': mac})
     if not nets:
-        return None
+        return None  # a container of its own host's bridges only: its name may be anyone's here
+    if name in state['containers']:
+        raise ParamError("%s.name '%s' is also a container of this host (names are unique across an overlay)"
+                         % (field, name))
     hostname = entry.get('hostname') or name
     if not containers.HOSTNAME_RE.match(hostname):
         raise ParamError("%s.hostname %r is not a valid host name" % (field, hostname))
@@ -322,8 +330,9 @@ def input_rows(state):
         for peer in sorted(share['underlay'] for share in overlay['peers'].values()):
             rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', overlay['underlay']), ('proto', 'udp'),
                                                      ('dport', port)), 'ACCEPT', 'overlay:' + name))
-        drops.setdefault(port, name)
-    # after every overlay's peers: overlays may share a port
-    rows.extend(Row('filter', 'CNET-INPUT', (('proto', 'udp'), ('dport', port)), 'DROP', 'overlay:' + drops[port])
-                for port in sorted(drops))
+        drops.setdefault((overlay['underlay'], port), name)
+    # after every overlay's peers (overlays with the same members may share a port); only VXLAN to
+    # this host's underlay address: other tools' tunnels elsewhere stay theirs
+    rows.extend(Row('filter', 'CNET-INPUT', (('dst', underlay), ('proto', 'udp'), ('dport', port)), 'DROP',
+                    'overlay:' + drops[(underlay, port)]) for underlay, port in sorted(drops))
     return rows

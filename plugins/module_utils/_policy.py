@@ -159,7 +159,9 @@ def port_rows(state, name):
     rows = []
     for m in entry['mappings']:
         version = _family_of(m['host_ip'])
-        cip = net['ip6'] if version == 6 else net['ip']
+        cip = net.get('ip6') if version == 6 else net['ip']
+        if not cip:
+            continue  # (refused by the container's record) nothing to DNAT an IPv6 mapping to
         # sources of the mapping's family only: a v4-only allow list lets no IPv6 client in
         sources = [c for c in entry.get('allowed_sources') or [] if _family_of(c) == version] \
             if entry.get('allowed_sources') else [None]

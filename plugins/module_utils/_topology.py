@@ -74,7 +74,7 @@ def _duplicates(problems, kind, entries):
     return seen
 
 
-def declare_overlays(state, problems, overlays, hosts, me, netlink):
+def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
     """This host's share of the inventory's overlays as bridge records (with their `overlay` key);
     the names of the overlay bridges declared for this host. The whole inventory is checked, so a
     conflict on any host fails every host before any changes."""
@@ -86,6 +86,10 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink):
     planned = problems.attempt('overlays', overlay.plan, overlays, hosts)
     if planned is None:
         return []
+    mine = (hosts[me] or {}).get('underlay')
+    if any(me in spec['members'] for spec in planned.values()) and mine not in reads.get('addresses'):
+        problems.add('hosts', "'%s' underlay %s is not an address of this host (container_net_underlay_address)"
+                     % (me, mine))
     names = []
     for i, name in enumerate(sorted(planned)):
         spec = planned[name]
@@ -104,22 +108,43 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink):
     return names
 
 
-def declare_remote(state, problems, remote_decl, container_names):
+def check_routed_ranges(state, problems, overlay_names):
+    """A routed overlay's whole range is routed here (the peers' blocks), not only this host's block."""
+    for name in overlay_names:
+        overlay_rec = state['bridges'][name]['overlay']
+        if overlay_rec['mode'] != 'routed':
+            continue
+        for other, b in sorted(state['bridges'].items()):
+            if other != name and ipam.overlaps(b['subnet'], overlay_rec['subnet']):
+                problems.add("overlays '%s'" % name, "subnet %s overlaps subnet %s of bridge '%s'"
+                             % (overlay_rec['subnet'], b['subnet'], other))
+
+
+def declare_remote(state, problems, remote_decl, container_names, remote_hosts=None):
     """Containers other member hosts run on this host's overlays, and their links to this host's
-    (None: as the registry has them, from the last run that named them)."""
+    (None: as the registry has them, from the last run that named them). `remote_hosts`: the hosts
+    `remote_decl` speaks for (a play limited to some hosts); the others' records stay as they are."""
     if remote_decl is None:
         return
-    state['remote'] = {}
+
+    def replaced(name):
+        record = state['remote'].get(name)
+        return record is None or remote_hosts is None or record['host'] in remote_hosts
+    for key in [k for k, l in state['links'].items()
+                if l['receiver'] not in state['containers'] and replaced(l['receiver'])]:
+        del state['links'][key]  # links of remote receivers are exactly the declared ones
+    state['remote'] = dict((n, r) for n, r in state['remote'].items() if not replaced(n))
     wanted_links = []
     for i, entry in enumerate(remote_decl or []):
         where = _where('remote_containers', i, entry)
         rec = problems.attempt(where, overlay.remote_record, entry, state, where)
-        if rec:
+        if rec and entry['name'] in state['remote']:
+            problems.add(where, "name '%s' is also a container of host '%s' on this host's overlays"
+                         % (entry['name'], state['remote'][entry['name']]['host']))
+        elif rec:
             state['remote'][entry['name']] = rec
             for j, link in enumerate(entry.get('links') or []):
                 wanted_links.append(('%s links[%d]' % (where, j), entry['name'], link))
-    for key in [k for k, l in state['links'].items() if l['receiver'] not in container_names]:
-        del state['links'][key]  # links of remote receivers are exactly the declared ones
     for where, receiver, entry in wanted_links:
         parsed = problems.attempt(where, parse_link, entry)
         if parsed and parsed[0] in container_names:  # only a link into this host's containers concerns it
@@ -129,7 +154,7 @@ def declare_remote(state, problems, remote_decl, container_names):
 
 
 def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=None, hosts=None, me=None,
-            remote_decl=None, defer_remote_links=False):
+            remote_decl=None, defer_remote_links=False, remote_hosts=None):
     """Change registry `state` to the declaration; raise one ParamError listing every problem.
     `defer_remote_links`: a link whose source is neither declared here nor a known remote container
     is left for a later run (the first overlay phase, before the other hosts' facts exist)."""
@@ -139,7 +164,7 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=
     if prune:
         for name in sorted(set(state['containers']) - set(container_names)):
             containers.forget(state, name)
-    overlay_names = declare_overlays(state, problems, overlays, hosts, me, netlink)
+    overlay_names = declare_overlays(state, problems, overlays, hosts, me, netlink, reads)
     for name in overlay_names:
         if name in bridge_names:
             problems.add("overlays '%s'" % name, 'also declared in bridges')
@@ -150,11 +175,12 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=
                                state, netlink.link(b['name']) if b.get('name') else None)
         if rec:
             state['bridges'][b['name']] = rec
+    check_routed_ranges(state, problems, overlay_names)
     for i, c in enumerate(container_decl):
         rec = problems.attempt(_where('containers', i, c), containers.record, c, state)
         if rec:
             state['containers'][c['name']] = rec
-    declare_remote(state, problems, remote_decl, container_names)
+    declare_remote(state, problems, remote_decl, container_names, remote_hosts)
     for name in container_names:  # a declared container's links and ports are exactly the declared ones
         for key in [k for k, l in state['links'].items() if l['receiver'] == name]:
             del state['links'][key]
@@ -191,17 +217,31 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=
             if problems.attempt("bridge '%s' (pruned)" % name, bridges.check_removable, state, name) is None \
                     and not bridges.attached(state, name):
                 del state['bridges'][name]
+    forget_stale_remote(state)
     problems.raise_if_any()
 
 
-def remove(state, bridge_decl, container_decl):
-    """Take the declared objects off the host (state: absent), containers before their bridges."""
+def remove(state, bridge_decl, container_decl, overlays=None):
+    """Take the declared objects off the host (state: absent), containers before their bridges; the
+    overlays' shares (and what the host knew of the other members) go with them."""
     for c in container_decl:
         containers.forget(state, c.get('name'))
-    for b in bridge_decl:
-        if b.get('name') in state['bridges']:
-            bridges.check_removable(state, b['name'])
-            del state['bridges'][b['name']]
+    names = [b.get('name') for b in bridge_decl] + [o.get('name') for o in overlays or []]
+    for name in names:
+        if name in state['bridges']:
+            bridges.check_removable(state, name)
+            del state['bridges'][name]
+    forget_stale_remote(state)
+
+
+def forget_stale_remote(state):
+    """Remote containers on no overlay of this host any more, and their links, go."""
+    overlay_bridges = set(n for n, b in state['bridges'].items() if b.get('overlay'))
+    for name in sorted(state['remote']):
+        if not any(net['bridge'] in overlay_bridges for net in state['remote'][name]['networks']):
+            del state['remote'][name]
+            for key in [k for k, l in state['links'].items() if name in (l['receiver'], l['source'])]:
+                del state['links'][key]
 
 
 def host_steps(netlink, old, new, step):

@@ -161,6 +161,13 @@ options:
       env: {description: Its environment (link variables; secret)., type: dict, default: {}}
       links: {description: "Its links (C(SOURCE[:ALIAS])); those into this host's containers open their pair here.",
               type: list, elements: raw, default: []}
+  remote_hosts:
+    description:
+      - The hosts O(remote_containers) speaks for (a play limited to some hosts, or a host whose first phase
+        failed). The recorded containers of the other members stay as they are. Left out, O(remote_containers)
+        replaces them all.
+    type: list
+    elements: str
   defer_remote_links:
     description:
       - Leave out, without an error, links whose source is neither declared here nor a known remote container.
@@ -236,13 +243,14 @@ class TopologyManager(Manager):
 
     def update(self, state):
         if self.params['state'] == 'absent':
-            topology.remove(state, self.params['bridges'], self.params['containers'])
+            topology.remove(state, self.params['bridges'], self.params['containers'], self.params['overlays'])
         else:
             topology.declare(state, self.params['bridges'], self.params['containers'], self.params['prune'],
                              self.netlink, self.host_reads(), overlays=self.params['overlays'],
                              hosts=self.params['hosts'], me=self.params['host'],
                              remote_decl=self.params['remote_containers'],
-                             defer_remote_links=self.params['defer_remote_links'])
+                             defer_remote_links=self.params['defer_remote_links'],
+                             remote_hosts=self.params['remote_hosts'])
 
     def kernel_plan(self, old, new):
         return topology.host_steps(self.netlink, old, new, Step)
@@ -271,6 +279,7 @@ def main():
             hosts=dict(type='dict', default={}),
             host=dict(type='str'),
             defer_remote_links=dict(type='bool', default=False),
+            remote_hosts=dict(type='list', elements='str'),
             remote_containers=dict(type='list', elements='dict', options=dict(
                 name=dict(type='str', required=True), host=dict(type='str', required=True), hostname=dict(type='str'),
                 networks=dict(type='list', elements='dict', default=[], options=dict(

@@ -162,6 +162,7 @@ bridge:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.seed.container_net.plugins.module_utils import _bridges as bridges
+from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
 from ansible_collections.seed.container_net.plugins.module_utils._module import Manager, Step, common_args
 
 
@@ -177,6 +178,10 @@ class BridgeManager(Manager):
 
     def update(self, state):
         name = bridges.check_ifname(self.params['name'])
+        if (state['bridges'].get(name) or {}).get('overlay'):
+            # its VXLAN port, routes and guard are the topology's: a record made here would drop them
+            raise ParamError("name: bridge '%s' is an overlay's share on this host; change or remove it through "
+                             "seed.container_net.container_net_topology's overlays" % name)
         if self.params['state'] == 'absent':
             bridges.check_removable(state, name)
             state['bridges'].pop(name, None)

@@ -212,3 +212,23 @@ def test_restore_after_a_reboot_brings_both_families_back(lab):
     lab.echo(db, 'db\n', tcp=[5432], bind='::')
     assert tcp_request(lab, web, result['containers'][db]['ip6'], 5432) == 'db\n'
     assert lab.cli('check').returncode == 0
+
+
+def test_ipv6_turned_off_inside_a_container_is_repaired_and_its_ipv6_publishes_pin_its_network(lab):
+    br, v4only, web = lab.name('br'), lab.name('v4'), lab.name('web')
+    lab.ok('docker_bridge', name=br, subnet=SUBNET, subnet_v6=SUBNET6)
+    lab.ok('docker_bridge', name=v4only, subnet='10.96.0.0/24')
+    c = lab.ok('container_netns', name=web, bridge=br, exposed_ports=['80/tcp'])['container']
+    lab.echo(web, 'web\n', tcp=[80], bind='::')
+    # a hand (or an image's sysctl) turns IPv6 off inside: drift, and a run puts it back
+    lab.in_ns(web, 'sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1')
+    assert c['ip6'] not in lab.in_ns(web, 'ip -6 addr').stdout  # the kernel took the address away
+    assert lab.ok('container_netns', name=web, bridge=br, exposed_ports=['80/tcp'])['changed']
+    assert tcp_request(lab, lab.ns, c['ip6'], 80) == 'web\n' and tcp_request(lab, lab.ns, c['ip'], 80) == 'web\n'
+    assert not lab.ok('container_netns', name=web, bridge=br, exposed_ports=['80/tcp'])['changed']
+    # a port published on IPv6 keeps its container on a network with IPv6
+    lab.ok('port_publish', container=web, ports=['[::]:18080:80'])
+    snap = lab.snapshot()
+    out = lab.module('container_netns', name=web, networks=[{'bridge': v4only}, {'bridge': br}], exposed_ports=['80/tcp'])
+    assert out['failed'] and out['msg'].startswith("networks: container '%s' publishes ports on IPv6" % web), out['msg']
+    assert lab.snapshot() == snap

@@ -172,8 +172,11 @@ def test_names_across_hosts_isolation_from_other_networks_and_refusals_before_an
         h1.ok('container_netns', name=iso, bridge=plain)
         assert tcp_request(lab, iso, ip_db, 5432) is None
         assert tcp_request(lab, iso, facts[1]['containers'][web]['ip'], 5432) is None
-        # what the inventory gets wrong is refused on every host before anything changes
+        # what the inventory gets wrong is refused on every host before anything changes; so is
+        # docker_bridge on an overlay's share (a record of its own would drop the VXLAN guard)
         snaps = [h.snapshot() for h in fleet.labs]
+        out = h1.module('docker_bridge', name=br, subnet=SUBNET, mtu=1400)
+        assert out['failed'] and out['msg'].startswith("name: bridge '%s' is an overlay's share" % br), out['msg']
         bad = ov + [{'name': lab.name('ov2'), 'subnet': '10.230.128.0/20', 'members': ['h1', 'h2']}]
         for i in (1, 2):
             out = fleet.labs[i - 1].module('container_net_topology', overlays=bad, hosts=fleet.hosts, host='h%d' % i,
@@ -222,6 +225,12 @@ def test_the_topology_role_converges_a_fleet_in_two_phases_and_a_second_play_cha
         assert tcp_request(lab, web, 'db', 5432) == 'db\n'  # by the link's alias, across hosts
         again = sh(play, check=False, env=env, timeout=300)
         assert again.returncode == 0 and again.stdout.count('changed=0') == 2, again.stdout
+        # the role's absent takes each host's share of the overlay away with its containers
+        gone = sh(play + ['-e', 'container_net_state=absent'], check=False, env=env, timeout=300)
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        for host in fleet.labs:
+            assert host.sh('ip link show %s' % br, check=False).returncode != 0
+            assert not os.path.exists(os.path.join(host.registry, 'state.json'))  # an empty registry is removed
     finally:
         fleet.teardown()
 

@@ -24,8 +24,13 @@ class NoLinks:
 
 
 class Reads:
+    """The host's reads: it holds every underlay address here (each test plays one host)."""
+
+    def __init__(self, addresses=('10.240.0.1', '10.240.0.2', '10.240.0.3')):
+        self.addresses = set(addresses)
+
     def get(self, key, *args):
-        return {'addresses': set(), 'range': (32768, 32800, set()), 'listeners': {}}[key]
+        return {'addresses': self.addresses, 'range': (32768, 32800, set()), 'listeners': {}}[key]
 
 
 def test_blocks_follow_the_member_order_and_an_explicit_index_wins():
@@ -66,9 +71,9 @@ def test_overlays_of_one_inventory_do_not_overlap_nor_share_a_vni():
         overlay.plan([dict(OV, vni=7), dict(OV, name='ov1', subnet='10.231.0.0/16', vni=7)], HOSTS)
 
 
-def host_state(me, bridges=(), containers=(), remote=(), members=('h1', 'h2', 'h3')):
+def host_state(me, bridges=(), containers=(), remote=(), members=('h1', 'h2', 'h3'), reads=None):
     state = empty_state()
-    topology.declare(state, list(bridges), list(containers), False, NoLinks(), Reads(),
+    topology.declare(state, list(bridges), list(containers), False, NoLinks(), reads or Reads(),
                      overlays=[dict(OV, members=list(members))], hosts=HOSTS, me=me, remote_decl=list(remote))
     return state
 
@@ -139,13 +144,16 @@ def test_vxlan_reaches_the_host_from_the_peers_only():
     rendered = rules.render(state).rendered()['filter']
     assert '-A INPUT -m comment --comment "cnet:jump" -j CNET-INPUT' in rendered['jumps']
     assert rendered['chains']['CNET-INPUT'][-1] == \
-        '-A CNET-INPUT -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP'
+        '-A CNET-INPUT -d 10.240.0.1/32 -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP'
 
 
 def test_a_routed_member_is_its_block_and_lets_the_peers_blocks_in_unmasqueraded():
     state = empty_state()
     topology.declare(state, [], [], False, NoLinks(), Reads(), overlays=[dict(OV, mode='routed', icc=True)],
                      hosts=HOSTS, me='h2')
+    with pytest.raises(ParamError, match="subnet 10.230.0.0/16 overlaps subnet 10.230.0.0/24 of bridge 'br0'"):
+        topology.declare(empty_state(), [{'name': 'br0', 'subnet': '10.230.0.0/24'}], [], False, NoLinks(), Reads(),
+                         overlays=[dict(OV, mode='routed', icc=True)], hosts=HOSTS, me='h2')
     bridge = state['bridges']['ov0']
     assert (bridge['subnet'], bridge['gateway'], bridge['ip_range'], bridge['mtu']) == (
         '10.230.1.0/24', '10.230.1.1', None, 1500)
@@ -188,3 +196,53 @@ def test_routes_to_the_peers_blocks_and_only_the_overlays_stale_ones_go():
 def test_icc_off_is_refused_on_a_routed_overlay_for_now():
     with pytest.raises(ParamError, match=r'overlays\[0\].icc: false is not built for routed overlays'):
         overlay.plan([dict(OV, mode='routed')], HOSTS)
+
+
+def test_a_host_whose_underlay_is_not_its_own_is_refused():
+    with pytest.raises(ParamError, match="hosts: 'h1' underlay 10.240.0.1 is not an address of this host"):
+        host_state('h1', reads=Reads(['192.0.2.1']))
+
+
+def test_vxlan_overlays_share_a_port_only_with_the_same_members():
+    with pytest.raises(ParamError, match=r"overlays\[1\].port 4789 is also the port of overlay 'ov0'"):
+        overlay.plan([dict(OV), dict(OV, name='ov1', subnet='10.231.0.0/16', members=['h1', 'h2'])], HOSTS)
+    assert sorted(overlay.plan([dict(OV), dict(OV, name='ov1', subnet='10.231.0.0/16')], HOSTS)) == ['ov0', 'ov1']
+
+
+def test_a_static_address_stays_in_the_hosts_block():
+    with pytest.raises(ParamError, match=r"networks\[0\].ip '10.230.1.9' is outside this host's block 10.230.0.0/24"):
+        host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0', 'ip': '10.230.1.9'}]}])
+
+
+def test_remote_names_clash_only_on_the_overlays_and_never_twice():
+    plain = dict(REMOTE_DB, name='web', networks=[{'bridge': 'br-elsewhere', 'ip': '10.9.0.2'}])
+    state = host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0'}]}], remote=[plain])
+    assert state['remote'] == {}  # a container of its own host's bridge: not ours to know
+    twice = dict(REMOTE_DB, host='h3', networks=[{'bridge': 'ov0', 'ip': '10.230.2.2'}])
+    with pytest.raises(ParamError, match="remote_containers.1. 'db': name 'db' is also a container of host 'h2'"):
+        host_state('h1', remote=[REMOTE_DB, twice])
+
+
+def test_the_guard_drops_vxlan_to_this_hosts_underlay_only():
+    rows = [r for r in policy.rows(host_state('h1'))[0] if r.chain == 'CNET-INPUT' and r.verdict == 'DROP']
+    assert [dict(r.match)['dst'] for r in rows] == ['10.240.0.1']
+
+
+def test_removing_the_overlays_forgets_the_other_members():
+    state = host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0'}], 'links': ['db']}],
+                       remote=[REMOTE_DB])
+    topology.remove(state, [], [{'name': 'web'}], [dict(OV)])
+    assert state['bridges'] == {} and state['remote'] == {} and state['links'] == {}
+
+
+def test_a_limited_play_replaces_only_the_containers_of_the_hosts_it_speaks_for():
+    cache = {'name': 'cache', 'host': 'h3', 'networks': [{'bridge': 'ov0', 'ip': '10.230.2.2'}], 'links': []}
+    state = host_state('h1', containers=[{'name': 'web', 'networks': [{'bridge': 'ov0'}], 'links': ['db']}],
+                       remote=[REMOTE_DB, cache])
+    # h3 is not in this play: what h2 says replaces h2's, h3's stay
+    topology.declare(state, [], [{'name': 'web', 'networks': [{'bridge': 'ov0'}], 'links': ['db']}], False, NoLinks(),
+                     Reads(), overlays=[dict(OV)], hosts=HOSTS, me='h1', remote_decl=[REMOTE_DB], remote_hosts=['h1', 'h2'])
+    assert sorted(state['remote']) == ['cache', 'db'] and sorted(state['links']) == ['web/db']
+    topology.declare(state, [], [{'name': 'web', 'networks': [{'bridge': 'ov0'}]}], False, NoLinks(), Reads(),
+                     overlays=[dict(OV)], hosts=HOSTS, me='h1', remote_decl=[])
+    assert state['remote'] == {}
