@@ -293,7 +293,10 @@ def record(name, params, state, reads):
                           'publish_all (%s)' % format_exposed(exposed)))
     previous = state['ports'].get(name, {}).get('mappings', [])
     others = [dict(m, owner=c) for c, e in state['ports'].items() if c != name for m in e['mappings']]
-    default_ip6 = bridge.get('host_binding_ipv6') if container['networks'][0].get('ip6') else None
+    # as Docker: a mapping without an address gets its IPv6 twin only where the IPv4 default is the
+    # wildcard (a bridge bound to 127.0.0.1 publishes there alone)
+    default_ip6 = bridge.get('host_binding_ipv6') if container['networks'][0].get('ip6') and \
+        bridge['host_binding_ipv4'] == '0.0.0.0' else None
     mappings = assign(specs, bridge['host_binding_ipv4'], previous, others, reads, default_ip6)
     return {'mappings': mappings, 'allowed_sources': sources, 'publish_all': bool(params.get('publish_all'))}
 

@@ -108,8 +108,8 @@ options:
   host_binding_ipv6:
     description:
       - Default IPv6 host address of published ports. A mapping without a host address is published on
-        O(host_binding_ipv4) and, for a container with IPv6, on this address too, on the same host port (as Docker
-        with C(--ipv6)).
+        O(host_binding_ipv4) and, for a container with IPv6 where O(host_binding_ipv4) is C(0.0.0.0), on this
+        address too, on the same host port (as Docker with C(--ipv6)).
     type: str
     default: "::"
 '''

@@ -362,3 +362,14 @@ def test_ipv6_dnat_lines_match_the_oracle_spelling():
                      ('DNAT', 'fd00:dead:beef::242:ac11:5', (81, 81), (18081, 18081)), 'port:labpub')
     assert rules.spell(row) == '-p tcp -m tcp --dport 18081 -j DNAT --to-destination [fd00:dead:beef::242:ac11:5]:81'
     assert rules.spell(row) in [l.split(' docker0 ', 1)[1] for l in docker]
+
+
+def test_a_bridge_bound_to_one_ipv4_address_publishes_there_alone():
+    s = empty_state()
+    add_bridge(s, 'br0', subnet='10.1.0.0/24', subnet_v6='fd00:1::/64', host_binding_ipv4='127.0.0.1')
+    add_container(s, 'web', {'bridge': 'br0'}, exposed_ports=['80/tcp'])
+    entry = ports.record('web', {'ports': ['8080:80']}, s, Reads())
+    assert [ports.describe(m) for m in entry['mappings']] == ['80/tcp -> 127.0.0.1:8080']
+    s['bridges']['br0']['host_binding_ipv4'] = '0.0.0.0'
+    entry = ports.record('web', {'ports': ['8080:80']}, s, Reads())
+    assert [ports.describe(m) for m in entry['mappings']] == ['80/tcp -> 0.0.0.0:8080', '80/tcp -> [::]:8080']
