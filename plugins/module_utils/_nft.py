@@ -139,12 +139,18 @@ def link_element(bridge, receiver_ip, source_ip, port):
     return '%s . %s . %s . %s . %d' % (_quote(bridge), receiver_ip, source_ip, port['proto'], port['port'])
 
 
-def link_elements(state, version=4):
+def link_elements_by_family(state):
+    """{4: [elements], 6: [elements]} of the link sets, from one pass over the links."""
     dummy, per_bridge = policy.link_matching(state)
-    return sorted(set(link_element(bridge, receiver_ip, source_ip, p)
-                      for bridge, entries in per_bridge.items()
-                      for key, receiver_ip, source_ip, ports in entries
-                      if (':' in receiver_ip) == (version == 6) for p in ports))
+    out = {4: set(), 6: set()}
+    for bridge, entries in per_bridge.items():
+        for key, receiver_ip, source_ip, ports in entries:
+            out[6 if ':' in receiver_ip else 4].update(link_element(bridge, receiver_ip, source_ip, p) for p in ports)
+    return dict((version, sorted(elements)) for version, elements in out.items())
+
+
+def link_elements(state, version=4):
+    return link_elements_by_family(state)[version]
 
 
 def link_rows(set_name=LINK_SET, ip='ip'):
@@ -238,8 +244,9 @@ def render(state):
     for decl, rule, chain in lookups:
         lines += decl
         body[chain].append(rule)
+    by_family = link_elements_by_family(state)  # 10,000 links: matched once, not once per set
     for version, set_name, ip, addr_type in LINK_SETS:
-        elements = link_elements(state, version)
+        elements = by_family[version]
         if version == 6 and not policy.dual_stack(state):
             continue  # an IPv4-only host's table stays as it was
         if elements:

@@ -3,6 +3,7 @@ underlay a switch (a bridge in a namespace of its own) between them. Two runs pe
 topology role makes them: its own containers first, then the other members' containers from their
 facts (FDB entries, links across hosts)."""
 
+import hashlib
 import json
 import os
 import sys
@@ -29,6 +30,15 @@ class Fleet:
             host.sh('ip addr add %s/24 dev ul0 && ip link set ul0 up' % (UNDERLAY % i))
             self.hosts['h%d' % i] = {'underlay': UNDERLAY % i}
 
+    def stranger(self, short, address):
+        """A namespace on the underlay that is no member (`address` on its ul0)."""
+        lab = self.labs[0]
+        ns = lab.add_peer_ns(short)
+        lab.in_ns(self.switch, 'ip link add %s%s type veth peer name ul0 netns %s && ip link set %s%s master sw0 up'
+                  % (lab.id, short, ns, lab.id, short))
+        lab.in_ns(ns, 'ip addr add %s/24 dev ul0 && ip link set ul0 up' % address)
+        return ns
+
     def teardown(self):
         for host in self.labs[1:]:
             host.teardown()
@@ -38,6 +48,11 @@ class Fleet:
         args = dict(remote_containers=list(remote)) if remote is not None else dict(defer_remote_links=True)
         return self.labs[i - 1].ok('container_net_topology', overlays=overlays, hosts=self.hosts, host='h%d' % i,
                                    containers=containers, prune=prune, **args)
+
+
+def vxlan_name(bridge):
+    """The VXLAN port's name, spelt out as _overlay.vxlan_name makes it (its name is part of the contract)."""
+    return 'vx' + hashlib.sha1(bridge.encode('utf-8')).hexdigest()[:11]
 
 
 def remote_of(declared, facts, host):
@@ -83,7 +98,7 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         with open(os.path.join('/etc/netns', web, 'hosts')) as f:
             assert '%s\tdb dbhost %s\n' % (ip[db], db) in f.read()
         # static FDB, no learning; MTU 50 below the underlay's everywhere
-        vx = 'vx' + __import__('hashlib').sha1(br.encode()).hexdigest()[:11]
+        vx = vxlan_name(br)
         fdb = h1.sh('bridge fdb show dev %s' % vx).stdout
         for entry in ('00:00:00:00:00:00 dst %s' % (UNDERLAY % 2), '00:00:00:00:00:00 dst %s' % (UNDERLAY % 3),
                       '%s dst %s' % (mac[db], UNDERLAY % 2), '%s dst %s' % (mac[cache], UNDERLAY % 3)):
@@ -108,12 +123,9 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         # stranger's (sent first, same path) would have been too.
         record = str(tmp_path / 'gateway-udp')
         h1.echo(h1.ns, 'gw\n', udp=[9999], record=record, bind='10.230.0.1')
-        stranger = lab.add_peer_ns('st')
-        lab.in_ns(fleet.switch, 'ip link add %sst type veth peer name ul0 netns %s && ip link set %sst master sw0 up'
-                  % (lab.id, stranger, lab.id))
+        stranger = fleet.stranger('st', '10.240.0.99')
         vni = facts[1]['bridges'][br]['overlay']['vni']
-        lab.in_ns(stranger, 'ip addr add 10.240.0.99/24 dev ul0 && ip link set ul0 up && '
-                            'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
+        lab.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
                             'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && '
                             'ip addr add 10.230.0.250/16 dev vx0 && ip link set vx0 up && '
                             'ip neigh add 10.230.0.1 lladdr 02:42:0a:e6:00:01 dev vx0' % (vni, UNDERLAY % 1))
@@ -260,11 +272,8 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         # a stranger on the underlay with a route to the block is dropped the same way
         h1.ok('docker_bridge', name=plain, subnet='10.229.0.0/24')
         h1.ok('container_netns', name=iso, bridge=plain)
-        stranger = lab.add_peer_ns('st')
-        lab.in_ns(fleet.switch, 'ip link add %sst type veth peer name ul0 netns %s && ip link set %sst master sw0 up'
-                  % (lab.id, stranger, lab.id))
-        lab.in_ns(stranger, 'ip addr add 10.240.0.99/24 dev ul0 && ip link set ul0 up && '
-                            'ip route add 10.231.1.0/24 via %s' % (UNDERLAY % 2))
+        stranger = fleet.stranger('st', '10.240.0.99')
+        lab.in_ns(stranger, 'ip route add 10.231.1.0/24 via %s' % (UNDERLAY % 2))
         assert tcp_request(lab, iso, ip_db, 5432) is None
         assert tcp_request(lab, stranger, ip_db, 5432) is None
         assert tcp_request(h2, h2.ns, ip_db, 5432) == 'db\n'  # control: the same server answers its host
