@@ -9,13 +9,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-def overlay_hosts(hostvars, hosts):
+def overlay_hosts(hostvars, hosts, results=('container_net_topology_local', 'container_net_topology_result')):
+    """Each host's underlay address, block index and, once its first phase has run, its WireGuard
+    public keys (the `overlays` facts of `results`)."""
     out = {}
     for name in hosts:
         hv = hostvars[name]
         entry = {'underlay': hv.get('container_net_underlay_address') or hv.get('ansible_host') or name}
         if hv.get('container_net_host_index') is not None:
             entry['index'] = int(hv['container_net_host_index'])
+        keys = {}
+        for result in results:
+            for bridge, share in ((hv.get(result) or {}).get('overlays') or {}).items():
+                if share.get('wireguard_public_key'):
+                    keys.setdefault(bridge, share['wireguard_public_key'])
+        if keys:
+            entry['wireguard'] = keys
         out[name] = entry
     return out
 

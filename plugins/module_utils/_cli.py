@@ -80,7 +80,7 @@ class HostManager(Manager):
         """Nothing to change: the registry itself is what the host should be."""
 
     def kernel_plan(self, old, new):
-        return topology.host_steps(self.netlink, old, new, Step)
+        return topology.host_steps(self.netlink, old, new, Step, self.params['registry_dir'])
 
     def facts(self, state):
         return {}

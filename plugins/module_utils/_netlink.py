@@ -509,6 +509,11 @@ class Netlink:
                 ('IFLA_VXLAN_ID', vni), ('IFLA_VXLAN_LOCAL', local), ('IFLA_VXLAN_PORT', port),
                 ('IFLA_VXLAN_LEARNING', 0)]})]})], flags=_IFF_UP, change=_IFF_UP)
 
+    def add_wireguard(self, name):
+        """The kernel's WireGuard link (NetlinkError EOPNOTSUPP where the kernel has none)."""
+        self._link_request(None, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, [
+            ('IFLA_IFNAME', name), ('IFLA_LINKINFO', {'attrs': [('IFLA_INFO_KIND', 'wireguard')]})])
+
     def vxlan_info(self, name):
         """(vni, local, port) of a VXLAN link, or None."""
         msg = self._get(name, None)

@@ -13,6 +13,10 @@ An overlay is declared once (`container_net_overlays`) and spans its member host
   ingress stage and are not masqueraded, so a container sees its peers' real addresses.
 Blocks are computed from inventory (a member's `index`, else its place in `members`) and checked
 across the whole inventory before any host is touched: every host computes the same answer.
+
+`encrypted: true` puts either mode over WireGuard between the members (_wireguard.py): each member
+takes a tunnel address from `tunnel_subnet` (by its block index), VXLAN and the routes run between
+tunnel addresses instead of underlay addresses, and only WireGuard's UDP crosses the underlay.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,13 +24,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import re
 
 from ansible_collections.seed.container_net.plugins.module_utils import _ipam as ipam
 from ansible_collections.seed.container_net.plugins.module_utils._errors import ParamError
 
 MODES = ('vxlan', 'routed')
 VXLAN_OVERHEAD = 50  # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
+WIREGUARD_OVERHEAD = 80  # outer IPv6 40 (an IPv4 underlay needs 20) + UDP 8 + WireGuard 32, as wg-quick
 DEFAULT_PORT = 4789
+DEFAULT_WIREGUARD_PORT = 51820
+WIREGUARD_KEY_RE = re.compile(r'^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$')
 
 
 def argument_spec():
@@ -42,6 +50,9 @@ def argument_spec():
         underlay_mtu=dict(type='int', default=1500),
         icc=dict(type='bool', default=True),
         dns=dict(type='bool', default=False),
+        encrypted=dict(type='bool', default=False),
+        tunnel_subnet=dict(type='str'),
+        wireguard_port=dict(type='int', default=DEFAULT_WIREGUARD_PORT),
     )
 
 
@@ -107,8 +118,38 @@ def _blocks(decl, members, hosts, net, field):
     blocks = {}
     for index, member in indexes.items():
         block = ipam.netaddr.IPNetwork((net.first + index * 2 ** (32 - prefix), prefix), version=4)
-        blocks[member] = str(block.cidr)
+        blocks[member] = (index, str(block.cidr))
     return blocks
+
+
+def _tunnels(decl, blocks, net, planned, field):
+    """Each member's WireGuard tunnel address: the tunnel subnet's address number (block index + 1)."""
+    if not decl.get('tunnel_subnet'):
+        raise ParamError('%s.tunnel_subnet is required with encrypted: true (one address per member for the '
+                         'WireGuard tunnel, a range used nowhere else)' % field)
+    tnet = ipam.network(decl['tunnel_subnet'], field + '.tunnel_subnet')
+    ranges = [(net.cidr, 'its subnet')]
+    ranges += [(spec['subnet'], "subnet of overlay '%s'" % other) for other, spec in planned.items()]
+    ranges += [(spec['encrypted']['tunnel_subnet'], "tunnel_subnet of overlay '%s'" % other)
+               for other, spec in planned.items() if spec['encrypted']]
+    for cidr, what in ranges:
+        if ipam.overlaps(str(tnet.cidr), str(cidr)):
+            raise ParamError("%s.tunnel_subnet '%s' overlaps %s %s" % (field, tnet.cidr, what, cidr))
+    out = {}
+    for member, (index, dummy) in blocks.items():
+        if index + 2 >= tnet.size:
+            raise ParamError("%s.tunnel_subnet '%s' has no address for host '%s' (block %d)"
+                             % (field, tnet.cidr, member, index))
+        out[member] = str(ipam.netaddr.IPAddress(tnet.first + index + 1))
+    return str(tnet.cidr), out
+
+
+def _public_key(hosts, member, name, field):
+    key = ((hosts[member] or {}).get('wireguard') or {}).get(name)
+    if key is not None and not WIREGUARD_KEY_RE.match(str(key)):
+        raise ParamError("%s: host '%s' wireguard public key for '%s' is not a WireGuard key (44 base64 characters)"
+                         % (field, member, name))
+    return key
 
 
 def plan(overlays, hosts):
@@ -152,19 +193,35 @@ def plan(overlays, hosts):
                     sorted(spec['members']) != sorted(members):
                 raise ParamError("%s.port %d is also the port of overlay '%s', which has other members; give this "
                                  "overlay a port of its own" % (field, port, other))
-        mtu = decl.get('underlay_mtu') or 1500
-        if mode == 'vxlan':
-            mtu -= VXLAN_OVERHEAD
-        elif decl.get('icc') is False:
+        encrypted, tunnels = None, {}
+        if decl.get('encrypted'):
+            tunnel_subnet, tunnels = _tunnels(decl, blocks, net, out, field)
+            wg_port = decl.get('wireguard_port') or DEFAULT_WIREGUARD_PORT
+            if not 1 <= wg_port <= 65535:
+                raise ParamError('%s.wireguard_port %d is not a port number' % (field, wg_port))
+            for other, spec in out.items():  # one listening socket per tunnel on a host
+                if spec['encrypted'] and spec['encrypted']['port'] == wg_port:
+                    raise ParamError("%s.wireguard_port %d is also the WireGuard port of overlay '%s'"
+                                     % (field, wg_port, other))
+            encrypted = {'tunnel_subnet': tunnel_subnet, 'port': wg_port}
+        underlay_mtu = decl.get('underlay_mtu') or 1500
+        mtu = underlay_mtu - (WIREGUARD_OVERHEAD if encrypted else 0) - (VXLAN_OVERHEAD if mode == 'vxlan' else 0)
+        if mode == 'routed' and decl.get('icc') is False:
             raise ParamError("%s.icc: false is not built for routed overlays yet (a link's pair would have to "
                              "pass the ingress stage); use mode: vxlan" % field)
         if mtu < 68:
-            raise ParamError('%s.underlay_mtu %d leaves no room for an overlay' % (field, mtu + VXLAN_OVERHEAD))
+            raise ParamError('%s.underlay_mtu %d leaves no room for an overlay' % (field, underlay_mtu))
+        shares = {}
+        for m in members:
+            share = {'underlay': underlays[m], 'block': blocks[m][1],
+                     'gateway': str(ipam.netaddr.IPNetwork(blocks[m][1]).network + 1)}
+            if encrypted:
+                share.update(tunnel=tunnels[m], public_key=_public_key(hosts, m, name, field))
+            shares[m] = share
         out[name] = {
             'mode': mode, 'subnet': str(net.cidr), 'vni': vni, 'port': port, 'mtu': mtu,
             'icc': bool(decl.get('icc', True)), 'dns': bool(decl.get('dns', False)),
-            'members': dict((m, {'underlay': underlays[m], 'block': blocks[m],
-                                 'gateway': str(ipam.netaddr.IPNetwork(blocks[m]).network + 1)}) for m in members),
+            'encrypted': encrypted, 'members': shares,
         }
     return out
 
@@ -179,18 +236,39 @@ def bridge_params(name, overlay, me):
 
 
 def routed_peer_blocks(bridge):
-    """The peers' blocks of a routed overlay bridge (empty for any other bridge)."""
+    """The peers' blocks of a routed overlay bridge (empty for any other bridge) and the interface
+    they arrive on: the WireGuard link of an encrypted overlay (its keys say who sent them), else any."""
     overlay = bridge.get('overlay') or {}
     if overlay.get('mode') != 'routed':
-        return []
-    return sorted(share['block'] for share in overlay['peers'].values())
+        return [], None
+    tunnel = overlay.get('encrypted')
+    return sorted(share['block'] for share in overlay['peers'].values()), tunnel['interface'] if tunnel else None
 
 
-def bridge_overlay(name, overlay, me):
-    """The `overlay` key of a bridge record: what the kernel and the firewall need of the peers."""
+def hop(share):
+    """Where a peer's VXLAN and routed traffic go: its tunnel address, or its underlay address."""
+    return share.get('tunnel') or share['underlay']
+
+
+def bridge_overlay(name, overlay, me, recorded=None):
+    """The `overlay` key of a bridge record: what the kernel and the firewall need of the peers.
+    `recorded`: the key as the registry has it; a peer's public key not given this run stays."""
+    from ansible_collections.seed.container_net.plugins.module_utils import _wireguard as wireguard
     peers = dict((m, dict(share)) for m, share in overlay['members'].items() if m != me)
-    return {'name': name, 'mode': overlay['mode'], 'vni': overlay['vni'], 'port': overlay['port'],
-            'underlay': overlay['members'][me]['underlay'], 'subnet': overlay['subnet'], 'peers': peers}
+    mine = overlay['members'][me]
+    out = {'name': name, 'mode': overlay['mode'], 'vni': overlay['vni'], 'port': overlay['port'],
+           'underlay': mine['underlay'], 'subnet': overlay['subnet'], 'peers': peers}
+    if overlay['encrypted']:
+        old_peers = (recorded or {}).get('peers') or {}
+        for m, share in peers.items():
+            if share['public_key'] is None:
+                share['public_key'] = (old_peers.get(m) or {}).get('public_key')
+        prefix = ipam.netaddr.IPNetwork(overlay['encrypted']['tunnel_subnet']).prefixlen
+        out['tunnel'] = mine['tunnel']
+        out['encrypted'] = {'interface': wireguard.ifname(name, mine['underlay']), 'port': overlay['encrypted']['port'],
+                            'address': '%s/%d' % (mine['tunnel'], prefix),
+                            'mtu': overlay['mtu'] + (VXLAN_OVERHEAD if overlay['mode'] == 'vxlan' else 0)}
+    return out
 
 
 # ---- containers on other hosts -------------------------------------------------------------------
@@ -242,11 +320,11 @@ def fdb_wanted(state, bridge_name):
     """Static FDB entries of an overlay bridge's VXLAN port: every peer for broadcast (head-end
     replication), and every remote container's MAC at its host."""
     overlay = state['bridges'][bridge_name]['overlay']
-    out = set((ZERO_MAC, share['underlay']) for share in overlay['peers'].values())
+    out = set((ZERO_MAC, hop(share)) for share in overlay['peers'].values())
     for rec in state.get('remote', {}).values():
         share = overlay['peers'].get(rec['host'])
         if share is not None:
-            out.update((net['mac'], share['underlay']) for net in rec['networks'] if net['bridge'] == bridge_name)
+            out.update((net['mac'], hop(share)) for net in rec['networks'] if net['bridge'] == bridge_name)
     return sorted(out)
 
 
@@ -261,7 +339,8 @@ def steps(netlink, name, state, host_links, step):
             return [step('delete vxlan %s' % vx, lambda: netlink.delete_link(link['index']))]
         return []
     wanted = fdb_wanted(state, name)
-    spec = (overlay['vni'], overlay['underlay'], overlay['port'])
+    local = hop(overlay)
+    spec = (overlay['vni'], local, overlay['port'])
     out = []
     if link is not None and (link['kind'] != 'vxlan' or netlink.vxlan_info(vx) != spec):
         out.append(step('delete vxlan %s (vni, underlay or port changed)' % vx,
@@ -269,13 +348,13 @@ def steps(netlink, name, state, host_links, step):
         link = None
     if link is None:
         def create():
-            netlink.add_vxlan(vx, overlay['vni'], overlay['underlay'], overlay['port'], bridge['mtu'],
+            netlink.add_vxlan(vx, overlay['vni'], local, overlay['port'], bridge['mtu'],
                               netlink.bridge_index(name))
             index = netlink.index(vx)
             for mac, dst in wanted:
                 netlink.fdb_add(index, mac, dst)
         out.append(step('create vxlan %s vni %d local %s port %d on %s, %d fdb entries'
-                        % (vx, overlay['vni'], overlay['underlay'], overlay['port'], name, len(wanted)), create))
+                        % (vx, overlay['vni'], local, overlay['port'], name, len(wanted)), create))
         return out
     bridge_link = host_links.get(name)
     if link['master'] != (bridge_link or {}).get('index') or link['mtu'] != bridge['mtu'] or not link['up']:
@@ -303,7 +382,7 @@ def route_steps(netlink, old, new, step):
     for bridge in new['bridges'].values():
         overlay = bridge.get('overlay') or {}
         if overlay.get('mode') == 'routed':
-            wanted.update((share['block'], share['underlay']) for share in overlay['peers'].values())
+            wanted.update((share['block'], hop(share)) for share in overlay['peers'].values())
     if not ranges:
         return []
     have = netlink.gateway_routes()
@@ -319,20 +398,29 @@ def route_steps(netlink, old, new, step):
 
 def input_rows(state):
     """VXLAN reaches the host from the overlay's peers only: a forged encapsulated frame from anyone
-    else would otherwise be bridged straight to the containers."""
+    else would otherwise be bridged straight to the containers. An encrypted overlay's WireGuard
+    port is open to its peers (WireGuard drops what their keys did not seal)."""
     from ansible_collections.seed.container_net.plugins.module_utils._policy import Row
     rows, drops = [], {}
     for name in sorted(state['bridges']):
         overlay = state['bridges'][name].get('overlay')
-        if not overlay or overlay['mode'] != 'vxlan':
+        if not overlay:
+            continue
+        tunnel = overlay.get('encrypted')
+        if tunnel:
+            port = (tunnel['port'], tunnel['port'])
+            rows.extend(Row('filter', 'CNET-INPUT', (('src', share['underlay']), ('dst', overlay['underlay']),
+                                                     ('proto', 'udp'), ('dport', port)), 'ACCEPT', 'overlay:' + name)
+                        for share in sorted(overlay['peers'].values(), key=lambda s: s['underlay']))
+        if overlay['mode'] != 'vxlan':
             continue
         port = (overlay['port'], overlay['port'])
-        for peer in sorted(share['underlay'] for share in overlay['peers'].values()):
-            rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', overlay['underlay']), ('proto', 'udp'),
+        for peer in sorted(hop(share) for share in overlay['peers'].values()):
+            rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', hop(overlay)), ('proto', 'udp'),
                                                      ('dport', port)), 'ACCEPT', 'overlay:' + name))
-        drops.setdefault((overlay['underlay'], port), name)
+        drops.setdefault((hop(overlay), port), name)
     # after every overlay's peers (overlays with the same members may share a port); only VXLAN to
-    # this host's underlay address: other tools' tunnels elsewhere stay theirs
+    # this host's underlay (or tunnel) address: other tools' tunnels elsewhere stay theirs
     rows.extend(Row('filter', 'CNET-INPUT', (('dst', underlay), ('proto', 'udp'), ('dport', port)), 'DROP',
                     'overlay:' + drops[(underlay, port)]) for underlay, port in sorted(drops))
     return rows

@@ -93,7 +93,8 @@ def stage_rows(used):
 def bridge_rows(name, bridge):
     """Each stage's rows for one bridge, its masquerade and its raw-table guard."""
     owner = 'bridge:' + name
-    peer_blocks = overlay.routed_peer_blocks(bridge)
+    peer_blocks, tunnel = overlay.routed_peer_blocks(bridge)
+    via = (('iif', tunnel),) if tunnel else ()
     rows = []
     if bridge['internal']:
         rows.append(_filter('CNET-ISOLATION', (('iif', name), ('oif', '!' + name)), 'DROP', owner))
@@ -106,7 +107,8 @@ def bridge_rows(name, bridge):
         gate = (('oif', name),) if not bridge['ip_masquerade'] else (('oif', name), ('ctstate', 'DNAT'))
         rows.append(_filter('CNET-INGRESS', gate, 'CNET-PORTS', owner))
         # a routed overlay's other members' containers, routed here (icc on: as from the same bridge)
-        rows.extend(_filter('CNET-INGRESS', (('src', block), ('oif', name)), 'ACCEPT', owner) for block in peer_blocks)
+        rows.extend(_filter('CNET-INGRESS', (('src', block),) + via + (('oif', name),), 'ACCEPT', owner)
+                    for block in peer_blocks)
         rows.append(_filter('CNET-INGRESS', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
         rows.append(_filter('CNET-EGRESS', (('iif', name), ('oif', '!' + name)), 'ACCEPT', owner))
     if bridge['icc']:
@@ -123,7 +125,7 @@ def bridge_rows(name, bridge):
     # to a routed overlay's peers: not masqueraded (they see the container), past the raw guard
     rows.extend(Row('nat', 'CNET-POSTROUTING', (('src', bridge['subnet']), ('dst', block)), 'RETURN', owner)
                 for block in peer_blocks)
-    rows.extend(Row('raw', 'CNET-RAW', (('src', block), ('dst', bridge['subnet'])), 'ACCEPT', owner)
+    rows.extend(Row('raw', 'CNET-RAW', (('src', block),) + via + (('dst', bridge['subnet']),), 'ACCEPT', owner)
                 for block in peer_blocks)
     if not bridge['internal'] and bridge['ip_masquerade']:
         rows.extend(Row('nat', 'CNET-POSTROUTING', (('src', subnet), ('oif', '!' + name)), 'MASQUERADE', owner)

@@ -18,6 +18,7 @@ from ansible_collections.seed.container_net.plugins.module_utils import _ipam as
 from ansible_collections.seed.container_net.plugins.module_utils import _links as links
 from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 from ansible_collections.seed.container_net.plugins.module_utils import _ports as ports
+from ansible_collections.seed.container_net.plugins.module_utils import _wireguard as wireguard
 from ansible_collections.seed.container_net.plugins.module_utils._ipam import ParamError
 
 
@@ -96,10 +97,13 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
         if me not in spec['members']:
             continue
         where = "overlays '%s'" % name
+        if spec['encrypted']:
+            problems.attempt(where, wireguard.check_tools, where)
+        recorded = (state['bridges'].get(name) or {}).get('overlay')
         rec = problems.attempt(where, bridges.record, name, dict(bridges.DEFAULTS, **overlay.bridge_params(name, spec, me)),
                                state, netlink.link(name))
         if rec:
-            rec['overlay'] = overlay.bridge_overlay(name, spec, me)
+            rec['overlay'] = overlay.bridge_overlay(name, spec, me, recorded)
             if spec['mode'] == 'vxlan':  # the block is a range of the subnet: its ends stay free
                 block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
                 rec['reserved'] = [str(block.network), str(block.broadcast)]
@@ -244,24 +248,42 @@ def forget_stale_remote(state):
                 del state['links'][key]
 
 
-def host_steps(netlink, old, new, step):
+def host_steps(netlink, old, new, step, registry_dir):
     """Kernel steps for every bridge and container of `old` and `new`, from one dump of host links."""
     host_links = dict((l['name'], l) for l in netlink.links())
     out = []
     for name in sorted(new['bridges']):
         out.extend(bridges.steps(netlink, name, new['bridges'][name], host_links.get(name), step))
+        out.extend(wireguard.steps(netlink, name, old, new, host_links, registry_dir, step))
         out.extend(overlay.steps(netlink, name, new, host_links, step))
     for name in sorted(set(old['containers']) | set(new['containers'])):
         out.extend(containers.steps(netlink, name, old['containers'].get(name), new['containers'].get(name),
                                     new['bridges'], step, host_links=host_links))
     for name in sorted(set(old['bridges']) - set(new['bridges'])):
         out.extend(overlay.steps(netlink, name, None, host_links, step))
+        out.extend(wireguard.steps(netlink, name, old, None, host_links, registry_dir, step))
         out.extend(bridges.steps(netlink, name, None, host_links.get(name), step))
     out.extend(overlay.route_steps(netlink, old, new, step))
     return out
 
 
-def facts(state, etc_dir):
+def overlay_facts(state, registry_dir):
+    """This host's share of each overlay; an encrypted one's public key is for the other members."""
+    out = {}
+    for name in sorted(state['bridges']):
+        rec = state['bridges'][name].get('overlay')
+        if not rec:
+            continue
+        out[name] = {'mode': rec['mode'], 'underlay': rec['underlay'], 'subnet': rec['subnet'],
+                     'peers': sorted(rec['peers'])}
+        if rec.get('encrypted'):
+            out[name].update(interface=rec['encrypted']['interface'], tunnel=rec['tunnel'],
+                             wireguard_public_key=wireguard.public_key(registry_dir, name),
+                             peers_without_key=sorted(m for m, s in rec['peers'].items() if not s.get('public_key')))
+    return out
+
+
+def facts(state, etc_dir, registry_dir=None):
     """Everything in force, by kind; link env values from the source's env are masked."""
     link_facts = {}
     for key in sorted(state['links']):
@@ -278,4 +300,5 @@ def facts(state, etc_dir):
         'ports': dict((n, ports.facts(state, n)) for n in sorted(state['ports'])),
         'remote_containers': dict((n, dict((k, v) for k, v in r.items() if k != 'env'))  # env values are secrets
                                   for n, r in sorted(state.get('remote', {}).items())),
+        'overlays': overlay_facts(state, registry_dir) if registry_dir else {},
     }

@@ -128,10 +128,10 @@ class InfoManager(Manager):
         """Nothing to change: the registry itself is the desired state."""
 
     def kernel_plan(self, old, new):
-        return topology.host_steps(self.netlink, old, new, Step)
+        return topology.host_steps(self.netlink, old, new, Step, self.params['registry_dir'])
 
     def facts(self, state):
-        return dict(topology.facts(state, self.params['netns_etc_dir']), names=dns.names(state))
+        return dict(topology.facts(state, self.params['netns_etc_dir'], self.params['registry_dir']), names=dns.names(state))
 
 
 def main():

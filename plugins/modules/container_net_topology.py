@@ -123,13 +123,31 @@ options:
         description: Inventory names of the member hosts, in block order (append new hosts at the end); default every host of O(hosts), sorted.
         type: list
         elements: str
-      underlay_mtu: {description: MTU of the underlay; the overlay takes 50 less., type: int, default: 1500}
+      underlay_mtu: {description: "MTU of the underlay; the overlay takes 50 less (VXLAN), and 80 more when encrypted.", type: int, default: 1500}
       icc: {description: Inter-container communication across the overlay; V(false) leaves linked ports only., type: bool, default: true}
       dns: {description: "Names of the overlay's containers, resolved on every member.", type: bool, default: false}
+      encrypted:
+        description:
+          - Run the overlay over WireGuard between its members (either mode). Each member gets a link (C(wg) + digest)
+            with an address from O(overlays[].tunnel_subnet). Its private key is generated on the host, kept in the
+            registry with mode 0600, and never leaves it. VXLAN and the routes run between tunnel addresses, so only
+            WireGuard's UDP crosses the underlay.
+          - Public keys go to the other members through the facts of the run (RV(overlays)) and O(hosts).
+            The topology role's second phase passes them on. A peer whose key is not known yet joins on a later run.
+          - Needs C(wg) (wireguard-tools) and the kernel's WireGuard module, or C(wireguard-go) where the kernel
+            has none. Routed blocks are admitted only from the WireGuard link, where a peer's key vouches for them.
+        type: bool
+        default: false
+      tunnel_subnet:
+        description: IPv4 range of the tunnel addresses (required with O(overlays[].encrypted)); member block N takes address N+1.
+        type: str
+      wireguard_port: {description: "WireGuard's UDP port on every member (one per encrypted overlay).", type: int, default: 51820}
   hosts:
     description:
       - The inventory's hosts as the overlays see them, by inventory name, with C(underlay) (the address peers send
         VXLAN to) and optionally C(index) (the host's block; default its place in O(overlays[].members)).
+      - C(wireguard), a mapping of overlay names to that host's public key, is needed for encrypted overlays.
+        A key left out stays as the registry recorded it.
     type: dict
     default: {}
   host:
@@ -226,6 +244,13 @@ remote_containers:
   description: Containers of other hosts on this host's overlays, by name (C(host), C(hostname), C(networks), C(exposed_ports)).
   returned: always
   type: dict
+overlays:
+  description:
+    - This host's share of each overlay, by name (C(mode), C(underlay), C(subnet), C(peers)).
+    - An encrypted one adds C(interface), C(tunnel), C(wireguard_public_key) (for the other members' O(hosts)) and
+      C(peers_without_key).
+  returned: always
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -253,10 +278,10 @@ class TopologyManager(Manager):
                              remote_hosts=self.params['remote_hosts'])
 
     def kernel_plan(self, old, new):
-        return topology.host_steps(self.netlink, old, new, Step)
+        return topology.host_steps(self.netlink, old, new, Step, self.params['registry_dir'])
 
     def facts(self, state):
-        return topology.facts(state, self.params['netns_etc_dir'])
+        return topology.facts(state, self.params['netns_etc_dir'], self.params['registry_dir'])
 
     def view(self, state):
         facts = self.facts(state)

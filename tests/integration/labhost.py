@@ -251,6 +251,10 @@ class Lab:
             os.kill(pid, signal.SIGTERM)
             wait_for(lambda: exited(pid), 10, 'resolver %d to end' % pid)
         names = [n for n in os.listdir('/run/netns') if n.startswith(self.id)] if os.path.isdir('/run/netns') else []
+        for n in names:  # wireguard-go ends with its TUN link, and would keep a deleted namespace alive
+            tuns = json.loads(sh(['ip', '-n', n, '-j', 'link', 'show', 'type', 'tun'], check=False).stdout or '[]')
+            for link in tuns:
+                sh(['ip', '-n', n, 'link', 'del', link['ifname']], check=False)
         for n in sorted(names, key=lambda n: n == self.ns):
             sh(['ip', 'netns', 'del', n], check=False)
         if os.path.isdir(ETC_NETNS):

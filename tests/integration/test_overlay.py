@@ -6,9 +6,14 @@ facts (FDB entries, links across hosts)."""
 import hashlib
 import json
 import os
+import signal
+import stat
+import subprocess
 import sys
 
-from labhost import BACKEND, Lab, sh, tcp_request, udp_request, wait_for
+import pytest
+
+from labhost import BACKEND, Lab, exited, sh, tcp_request, udp_request, wait_for
 from test_user_defined_networks import dig
 
 UNDERLAY = '10.240.0.%d'
@@ -66,8 +71,13 @@ def remote_of(declared, facts, host):
 
 
 def converge(fleet, overlays, declared):
-    """Both phases on every host; the facts of the second."""
+    """Both phases on every host; the facts of the second. Between them each host's WireGuard public
+    keys (facts of its first phase) go to the others, as the role's overlay_hosts filter passes them."""
     first = dict((i, fleet.run(i, overlays, declared[i])) for i in declared)
+    for i, got in first.items():
+        keys = dict((n, o['wireguard_public_key']) for n, o in got['overlays'].items() if o.get('wireguard_public_key'))
+        if keys:
+            fleet.hosts['h%d' % i]['wireguard'] = keys
     remote = dict((i, [r for j in declared if j != i for r in remote_of(declared[j], first[j], 'h%d' % j)])
                   for i in declared)
     return dict((i, fleet.run(i, overlays, declared[i], remote[i])) for i in declared), remote
@@ -287,4 +297,109 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         fleet.run(1, [dict(ov[0], members=['h1'])], [], [], prune=True)
         assert '10.231.1.0/24' not in h1.sh('ip route').stdout
     finally:
+        fleet.teardown()
+
+
+class Capture:
+    """tcpdump on one interface of a namespace, awaited until it listens; the bytes it saw, once stopped."""
+
+    def __init__(self, ns, ifname, path):
+        self.path = path
+        self.err = open(path + '.err', 'w+')
+        self.proc = subprocess.Popen(['nsenter', '--net=/run/netns/%s' % ns, 'tcpdump', '-i', ifname, '-U', '-n',
+                                      '--immediate-mode',
+                                      '-s', '0', '-w', path], stdout=subprocess.DEVNULL, stderr=self.err)
+        wait_for(lambda: 'listening on' in open(path + '.err').read(), what='tcpdump on %s' % ifname)
+
+    def seen(self):
+        with open(self.path, 'rb') as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(10)
+        self.err.close()
+        with open(self.path, 'rb') as f:
+            return f.read()
+
+
+@pytest.mark.parametrize('mode', ['vxlan', 'routed'])
+def test_an_encrypted_overlay_carries_a_link_over_wireguard_and_the_underlay_sees_no_plaintext(
+        lab, collections_path, tmp_path, mode):
+    fleet = Fleet(lab, collections_path, tmp_path, 2)
+    captures = []
+    try:
+        h1, h2 = fleet.labs
+        br = lab.name('wg')
+        ov = [{'name': br, 'mode': mode, 'subnet': '10.227.0.0/16', 'encrypted': True,
+               'tunnel_subnet': '10.226.0.0/24', 'members': ['h1', 'h2']}]
+        web, db, other = lab.name('web'), lab.name('db'), lab.name('oth')
+        declared = {1: [{'name': web, 'networks': [{'bridge': br}], 'links': ['%s:db' % db]},
+                        {'name': other, 'networks': [{'bridge': br}]}],
+                    2: [{'name': db, 'networks': [{'bridge': br}], 'exposed_ports': ['5432/tcp']}]}
+        facts, remote = converge(fleet, ov, declared)
+        ip_web, ip_db = facts[1]['containers'][web]['ip'], facts[2]['containers'][db]['ip']
+        share = [f['overlays'][br] for f in (facts[1], facts[2])]
+        assert [s['tunnel'] for s in share] == ['10.226.0.1', '10.226.0.2']
+        assert share[0]['peers_without_key'] == [] and share[0]['wireguard_public_key'] != share[1]['wireguard_public_key']
+        # the private key stays on its host, readable by root alone
+        key = os.path.join(h1.registry, 'wireguard', br + '.key')
+        assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+        assert open(key).read().strip() not in json.dumps(facts[1])
+        # peers, endpoints and allowed addresses as WireGuard sees them
+        wg1 = share[0]['interface']
+        dump = h1.sh('wg show %s dump' % wg1).stdout.splitlines()
+        peer = dump[1].split('\t')
+        allowed = '10.226.0.2/32' + (',10.227.1.0/24' if mode == 'routed' else '')
+        assert peer[0] == share[1]['wireguard_public_key'] and peer[2] == '%s:51820' % (UNDERLAY % 2)
+        assert sorted(peer[3].split(',')) == sorted(allowed.split(','))
+        assert facts[1]['bridges'][br]['mtu'] == (1370 if mode == 'vxlan' else 1420)
+        # the link by its alias across hosts; on the underlay only WireGuard, inside the tunnel the data
+        h2.echo(db, 'db-secret-reply\n', tcp=[5432], record=str(tmp_path / 'db-peers'))
+        h2.echo(db, 'db-7000\n', tcp=[7000])
+        under = Capture(h2.ns, 'ul0', str(tmp_path / 'underlay.pcap'))
+        inside = Capture(h2.ns, share[1]['interface'], str(tmp_path / 'tunnel.pcap'))
+        captures += [under, inside]
+        assert tcp_request(lab, web, 'db', 5432, data='web-secret-query') == 'db-secret-reply\n'
+        # written as seen (-U, immediate mode): await the exchange's last packets in both files
+        wait_for(lambda: b'db-secret-reply' in inside.seen() and len(under.seen()) > 1000, what='the captures')
+        on_underlay, in_tunnel = under.stop(), inside.stop()
+        assert b'db-secret-reply' in in_tunnel and b'web-secret-query' in in_tunnel  # control: the capture works
+        assert b'db-secret-reply' not in on_underlay and b'web-secret-query' not in on_underlay
+        assert len(on_underlay) > 1000  # the same exchange, sealed
+        # icc holds across hosts as on one bridge (on); another network, a stranger on the underlay
+        # (even forging a source of h1's block) and an unlinked port of another bridge get nothing
+        assert tcp_request(lab, other, ip_db, 7000) == 'db-7000\n'
+        stranger = fleet.stranger('st', '10.240.0.99')
+        lab.in_ns(stranger, 'ip addr add 10.227.0.77/32 dev ul0 && ip route add 10.227.1.0/24 via %s src 10.227.0.77'
+                  % (UNDERLAY % 2))
+        assert tcp_request(lab, stranger, ip_db, 7000) is None
+        assert tcp_request(h2, h2.ns, ip_db, 7000) == 'db-7000\n'  # control: its host reaches it
+        # one forged datagram needs no answer: sent first, it is not recorded where web's, sent after, is
+        record = str(tmp_path / 'db-udp')
+        h2.echo(db, 'u\n', udp=[7001], record=record)
+        udp_request(lab, stranger, ip_db, 7001, data='forged', timeout=0.5)
+        assert udp_request(lab, other, ip_db, 7001, data='member') == 'u\n'
+        wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
+        assert 'forged' not in open(record).read()
+        # restore rebuilds a lost WireGuard link with its key and peers
+        h1.sh('ip link del %s' % wg1)
+        assert h1.cli('check').returncode == 1
+        restored = h1.cli('restore')
+        assert restored.returncode == 0, restored.stderr
+        assert tcp_request(lab, web, 'db', 5432) == 'db-secret-reply\n'
+        for i in (1, 2):
+            assert not fleet.run(i, ov, declared[i])['changed'], i
+            assert not fleet.run(i, ov, declared[i], remote[i])['changed'], i
+        # h2 leaves: h1 drops its peer; h2 removes its link and its key
+        fleet.run(1, [dict(ov[0], members=['h1'])], [dict(c, links=[]) for c in declared[1]], [])
+        assert h1.sh('wg show %s peers' % wg1).stdout.strip() == ''
+        fleet.run(2, [dict(ov[0], members=['h1'])], [], [], prune=True)
+        assert h2.sh('ip link show %s' % share[1]['interface'], check=False).returncode != 0
+        assert not os.path.exists(os.path.join(h2.registry, 'wireguard', br + '.key'))
+    finally:
+        for capture in captures:
+            if not exited(capture.proc.pid):
+                capture.proc.kill()
+                capture.proc.wait()
         fleet.teardown()
