@@ -154,10 +154,12 @@ def link_elements(state, version=4):
 
 
 def link_rows(set_name=LINK_SET, ip='ip'):
-    """Request (receiver -> source port) and reply (source port -> receiver) both looked up in one set."""
+    """Request (receiver -> source port) and reply (source port -> receiver) both looked up in one set,
+    by the bridge they go out of: the chain is entered only for traffic into a bridge (from the same
+    bridge, or from a routed overlay's peer blocks), so that is the link's bridge either way."""
     return [
-        'iifname . %s saddr . %s daddr . meta l4proto . th dport @%s accept' % (ip, ip, set_name),
-        'iifname . %s daddr . %s saddr . meta l4proto . th sport @%s accept' % (ip, ip, set_name),
+        'oifname . %s saddr . %s daddr . meta l4proto . th dport @%s accept' % (ip, ip, set_name),
+        'oifname . %s daddr . %s saddr . meta l4proto . th sport @%s accept' % (ip, ip, set_name),
     ]
 
 

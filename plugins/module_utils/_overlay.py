@@ -9,8 +9,9 @@ An overlay is declared once (`container_net_overlays`) and spans its member host
   bridge with static FDB entries for every peer (broadcast, head-end replicated) and every remote
   container (no flood-and-learn); MTU = underlay MTU - 50.
 - `routed`: each host's bridge is its block, with routes to the peers' blocks via their underlay
-  addresses; no encapsulation, the underlay's MTU. The peers' blocks pass the raw guard and the
-  ingress stage and are not masqueraded, so a container sees its peers' real addresses.
+  addresses; no encapsulation, the underlay's MTU. The peers' blocks pass the raw guard and are
+  not masqueraded, so a container sees its peers' real addresses; at the ingress stage they pass as
+  from the same bridge (icc on) or through the link pairs only (icc off).
 Blocks are computed from inventory (a member's `index`, else its place in `members`) and checked
 across the whole inventory before any host is touched: every host computes the same answer.
 
@@ -206,9 +207,6 @@ def plan(overlays, hosts):
             encrypted = {'tunnel_subnet': tunnel_subnet, 'port': wg_port}
         underlay_mtu = decl.get('underlay_mtu') or 1500
         mtu = underlay_mtu - (WIREGUARD_OVERHEAD if encrypted else 0) - (VXLAN_OVERHEAD if mode == 'vxlan' else 0)
-        if mode == 'routed' and decl.get('icc') is False:
-            raise ParamError("%s.icc: false is not built for routed overlays yet (a link's pair would have to "
-                             "pass the ingress stage); use mode: vxlan" % field)
         if mtu < 68:
             raise ParamError('%s.underlay_mtu %d leaves no room for an overlay' % (field, underlay_mtu))
         shares = {}

@@ -106,9 +106,10 @@ def bridge_rows(name, bridge):
         # also spares every other new connection the walk through the port rules.
         gate = (('oif', name),) if not bridge['ip_masquerade'] else (('oif', name), ('ctstate', 'DNAT'))
         rows.append(_filter('CNET-INGRESS', gate, 'CNET-PORTS', owner))
-        # a routed overlay's other members' containers, routed here (icc on: as from the same bridge)
-        rows.extend(_filter('CNET-INGRESS', (('src', block),) + via + (('oif', name),), 'ACCEPT', owner)
-                    for block in peer_blocks)
+        # a routed overlay's other members' containers, routed here: as from the same bridge (icc on),
+        # or their links' pairs only (icc off)
+        rows.extend(_filter('CNET-INGRESS', (('src', block),) + via + (('oif', name),),
+                            'ACCEPT' if bridge['icc'] else 'CNET-LINKS', owner) for block in peer_blocks)
         rows.append(_filter('CNET-INGRESS', (('iif', '!' + name), ('oif', name)), 'DROP', owner))
         rows.append(_filter('CNET-EGRESS', (('iif', name), ('oif', '!' + name)), 'ACCEPT', owner))
     if bridge['icc']:
@@ -223,14 +224,22 @@ def link_matching(state):
     return pairs > LINK_SET_ABOVE, per_bridge
 
 
-def link_pair_rows(key, bridge, receiver_ip, source_ip, ports):
+def link_ifaces(state, bridge):
+    """The interfaces a link's pair matches: in and out of its bridge, as Docker's; on a routed overlay
+    out of it only (a peer's container comes in from the underlay, past the ingress stage's gate)."""
+    if overlay.routed_peer_blocks(state['bridges'][bridge])[0]:
+        return (('oif', bridge),)
+    return (('iif', bridge), ('oif', bridge))
+
+
+def link_pair_rows(key, bridge, receiver_ip, source_ip, ports, ifaces=None):
     """Docker's ACCEPT pair per exposed port of a link, in the oracle's order."""
     rows = []
+    ifaces = ifaces or (('iif', bridge), ('oif', bridge))
     for p in ports:
         for src, dst, way in ((receiver_ip, source_ip, 'dport'), (source_ip, receiver_ip, 'sport')):
-            rows.append(_filter('CNET-LINKS', (('src', src), ('dst', dst), ('iif', bridge), ('oif', bridge),
-                                               ('proto', p['proto']), (way, (p['port'], p['port']))),
-                                'ACCEPT', 'link:' + key))
+            rows.append(_filter('CNET-LINKS', (('src', src), ('dst', dst)) + ifaces +
+                                (('proto', p['proto']), (way, (p['port'], p['port']))), 'ACCEPT', 'link:' + key))
     return rows
 
 
@@ -248,8 +257,8 @@ def link_rows(state):
                 name = link_set_name(bridge, version)
                 sets[name] = members
                 for flags in ('dst,dst,src', 'src,src,dst'):  # request to the source, reply from it
-                    rows.append(_filter('CNET-LINKS', (('family', version), ('iif', bridge), ('oif', bridge),
-                                                       ('set', (name, flags))), 'ACCEPT', 'links:' + bridge))
+                    rows.append(_filter('CNET-LINKS', (('family', version),) + link_ifaces(state, bridge) +
+                                        (('set', (name, flags)),), 'ACCEPT', 'links:' + bridge))
         return rows, sets
     by_key = {}
     for bridge, entries in per_bridge.items():
@@ -257,7 +266,7 @@ def link_rows(state):
             by_key.setdefault(entry[0], []).append((bridge,) + entry[1:])
     for key in sorted(by_key):
         for found in by_key[key]:
-            rows.extend(link_pair_rows(key, *found))
+            rows.extend(link_pair_rows(key, *found, ifaces=link_ifaces(state, found[0])))
     return rows, sets
 
 

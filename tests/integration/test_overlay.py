@@ -300,6 +300,37 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         fleet.teardown()
 
 
+
+@pytest.mark.parametrize('encrypted', [False, True], ids=['plain', 'encrypted'])
+def test_icc_off_on_a_routed_overlay_admits_the_links_pairs_across_hosts_and_nothing_else(
+        lab, collections_path, tmp_path, encrypted):
+    fleet = Fleet(lab, collections_path, tmp_path, 2)
+    try:
+        h1, h2 = fleet.labs
+        br = lab.name('ri')
+        ov = [dict({'name': br, 'mode': 'routed', 'subnet': '10.225.0.0/16', 'members': ['h1', 'h2'], 'icc': False},
+                   **({'encrypted': True, 'tunnel_subnet': '10.224.0.0/24'} if encrypted else {}))]
+        web, other, db, peer = lab.name('web'), lab.name('oth'), lab.name('db'), lab.name('pe')
+        declared = {1: [{'name': web, 'bridge': br, 'links': ['%s:db' % db]}, {'name': other, 'bridge': br}],
+                    2: [{'name': db, 'bridge': br, 'exposed_ports': ['5432/tcp']}, {'name': peer, 'bridge': br}]}
+        facts, remote = converge(fleet, ov, declared)
+        ip_db, ip_peer = facts[2]['containers'][db]['ip'], facts[2]['containers'][peer]['ip']
+        h2.echo(db, 'db\n', tcp=[5432, 7000])
+        assert tcp_request(lab, web, 'db', 5432) == 'db\n'        # the link's port, by its alias
+        assert tcp_request(lab, web, ip_db, 7000) is None          # not exposed
+        assert tcp_request(lab, other, ip_db, 5432) is None        # not linked, same overlay, other host
+        assert tcp_request(h2, peer, ip_db, 5432) is None          # not linked, same bridge (icc off as ever)
+        assert tcp_request(h2, h2.ns, ip_db, 7000) == 'db\n'      # control: the server answers its host
+        h1.echo(other, 'other\n', tcp=[8080])
+        assert tcp_request(h2, db, facts[1]['containers'][other]['ip'], 8080) is None  # the link is one way
+        assert tcp_request(h1, h1.ns, facts[1]['containers'][other]['ip'], 8080) == 'other\n'  # control
+        for i in (1, 2):
+            assert not fleet.run(i, ov, declared[i])['changed'], i
+            assert not fleet.run(i, ov, declared[i], remote[i])['changed'], i
+    finally:
+        fleet.teardown()
+
+
 class Capture:
     """tcpdump on one interface of a namespace, awaited until it listens; the bytes it saw, once stopped."""
 

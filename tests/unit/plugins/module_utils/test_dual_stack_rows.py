@@ -220,7 +220,7 @@ def test_nft_links_of_each_family_are_one_set_each():
     assert nft.link_elements(s) == ['"br0" . 10.1.0.3 . 10.1.0.2 . tcp . 5432']
     assert nft.link_elements(s, 6) == ['"br0" . fd00:1::3 . fd00:1::2 . tcp . 5432']
     assert 'type ifname . ipv6_addr . ipv6_addr . inet_proto . inet_service' in text
-    assert 'iifname . ip6 saddr . ip6 daddr . meta l4proto . th dport @links6 accept' in text
+    assert 'oifname . ip6 saddr . ip6 daddr . meta l4proto . th dport @links6 accept' in text
     assert 'meta nfproto ipv6 iifname "br0" oifname "br0" meta l4proto ipv6-icmp icmpv6 type nd-neighbor-solicit ' \
            'accept' in text
 

@@ -42,8 +42,8 @@ def test_the_stages_keep_the_iptables_order_and_meaning():
 def test_links_are_set_elements_matched_by_two_rules_whatever_their_number():
     text = nft.render(state(icc=False))
     assert chain(text, 'links') == [
-        'iifname . ip saddr . ip daddr . meta l4proto . th dport @links accept',
-        'iifname . ip daddr . ip saddr . meta l4proto . th sport @links accept']
+        'oifname . ip saddr . ip daddr . meta l4proto . th dport @links accept',
+        'oifname . ip daddr . ip saddr . meta l4proto . th sport @links accept']
     assert nft.link_elements(state(icc=False)) == ['"br0" . 10.1.0.3 . 10.1.0.2 . tcp . 5432']
     assert nft.link_elements(state(icc=True)) == []  # icc on: the bridge accepts everything anyway
     many = state(icc=False)

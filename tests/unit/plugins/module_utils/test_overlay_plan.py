@@ -193,9 +193,23 @@ def test_routes_to_the_peers_blocks_and_only_the_overlays_stale_ones_go():
     assert overlay.route_steps(Routes({}), old, new, step) == ['route 10.230.1.0/24 via 10.240.0.2']
 
 
-def test_icc_off_is_refused_on_a_routed_overlay_for_now():
-    with pytest.raises(ParamError, match=r'overlays\[0\].icc: false is not built for routed overlays'):
-        overlay.plan([dict(OV, mode='routed')], HOSTS)
+def test_icc_off_on_a_routed_overlay_lets_the_peers_blocks_in_through_the_link_pairs_only():
+    web = {'name': 'web', 'host': 'h1', 'networks': [{'bridge': 'ov0', 'ip': '10.230.0.2'}], 'links': ['db']}
+    state = empty_state()
+    topology.declare(state, [], [{'name': 'db', 'networks': [{'bridge': 'ov0'}], 'exposed_ports': ['5432/tcp']}],
+                     False, NoLinks(), Reads(), overlays=[dict(OV, mode='routed')], hosts=HOSTS, me='h2',
+                     remote_decl=[web])
+    v4 = rules.render(state).rendered()['filter']['chains']
+    ingress = v4['CNET-INGRESS']
+    gate = ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -o ov0 -m comment --comment "cnet:bridge:ov0" -j CNET-LINKS')
+    assert gate < ingress.index('-A CNET-INGRESS ! -i ov0 -o ov0 -m comment --comment "cnet:bridge:ov0" -j DROP')
+    assert not [l for l in ingress if '10.230.0.0/24' in l and l.endswith('-j ACCEPT')]
+    # the pair matches the way out of the bridge only: the request comes in from the underlay
+    assert v4['CNET-LINKS'] == [
+        '-A CNET-LINKS -s 10.230.0.2/32 -d 10.230.1.2/32 -o ov0 -p tcp -m tcp --dport 5432 -m comment --comment '
+        '"cnet:link:web/db" -j ACCEPT',
+        '-A CNET-LINKS -s 10.230.1.2/32 -d 10.230.0.2/32 -o ov0 -p tcp -m tcp --sport 5432 -m comment --comment '
+        '"cnet:link:web/db" -j ACCEPT']
 
 
 def test_a_host_whose_underlay_is_not_its_own_is_refused():
