@@ -73,8 +73,8 @@ def _networks(state):
                 ips.extend(ip for ip in addrs if ip not in ips)
             for ip in addrs:
                 table['ptr'][ip] = cname
-            if not local:
-                continue  # named here, asks its own host's resolver
+            # every container's (bridge, ip) here: a remote one is named (and a link source) here, and
+            # asks its own host's resolver
             members.setdefault(cname, []).append((net['bridge'], net['ip']))
             if net.get('ip6'):  # an asker may come over either family
                 members[cname].append((net['bridge'], net['ip6']))
@@ -109,7 +109,9 @@ def view(state):
     link_aliases = _link_aliases(state, members)
     askers = {}
     for cname, nets in members.items():
-        container = state['containers'][cname]
+        container = state['containers'].get(cname)
+        if container is None:
+            continue  # another host's container asks its own host's resolver
         entry = {'container': cname, 'networks': sorted(set(b for b, dummy in nets), key=[b for b, d in nets].index),
                  'links': link_aliases.get(cname, {}),
                  'forward': any(not networks[b]['internal'] for b, dummy in nets),
@@ -134,11 +136,14 @@ def _lookup(zone, entry, key):
 
 def _link_aliases(state, members):
     """receiver -> {alias: [source ips]} for links whose ends share a DNS network (Docker resolves a
-    link's alias on a user-defined network for the receiver only)."""
+    link's alias on a user-defined network for the receiver only); the source may be on another
+    member of an overlay."""
     out = {}
     for key in sorted(state['links']):
         link = state['links'][key]
         receiver, source = link['receiver'], link['source']
+        if receiver not in state['containers']:
+            continue  # answered by the receiver's own host
         shared = set(b for b, dummy in members.get(receiver, [])) & set(b for b, dummy in members.get(source, []))
         ips = [ip for b, ip in members.get(source, []) if b in shared]
         if ips and link.get('alias'):

@@ -180,13 +180,18 @@ def test_names_across_hosts_isolation_from_other_networks_and_refusals_before_an
         br, plain = lab.name('ov'), lab.name('pl')
         ov = [{'name': br, 'subnet': SUBNET, 'members': ['h1', 'h2'], 'dns': True}]
         web, db, iso = lab.name('web'), lab.name('db'), lab.name('iso')
-        declared = {1: [{'name': web, 'networks': [{'bridge': br}], 'dns': ['10.199.0.2']}],
+        other = lab.name('oth')
+        declared = {1: [{'name': web, 'networks': [{'bridge': br}], 'dns': ['10.199.0.2'], 'links': ['%s:database' % db]},
+                        {'name': other, 'networks': [{'bridge': br}], 'dns': ['10.199.0.2']}],
                     2: [{'name': db, 'networks': [{'bridge': br}], 'exposed_ports': ['5432/tcp'],
                          'dns': ['10.199.0.2']}]}
         facts, remote = converge(fleet, ov, declared)
         ip_db = facts[2]['containers'][db]['ip']
-        # names of the other host's containers on an overlay DNS network (icc on: any port)
+        # names of the other host's containers on an overlay DNS network (icc on: any port), and a
+        # link's alias for its receiver only, as Docker resolves it on a user-defined network
         assert dig(lab, web, db) == ('NOERROR', [ip_db])
+        assert dig(lab, web, 'database') == ('NOERROR', [ip_db])
+        assert dig(lab, other, db) == ('NOERROR', [ip_db]) and dig(lab, other, 'database')[1] == []  # forwarded, unknown
         h2.echo(db, 'db\n', tcp=[5432])
         assert tcp_request(lab, web, ip_db, 5432) == 'db\n'
         # a container of another network of h1 reaches nothing on the overlay, here or there

@@ -4,6 +4,7 @@ bridge records each host takes, remote containers, FDB entries, the VXLAN guard 
 import pytest
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
+from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
 from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
@@ -260,3 +261,16 @@ def test_a_limited_play_replaces_only_the_containers_of_the_hosts_it_speaks_for(
     topology.declare(state, [], [{'name': 'web', 'networks': [{'bridge': 'ov0'}]}], False, NoLinks(), Reads(),
                      overlays=[dict(OV)], hosts=HOSTS, me='h1', remote_decl=[])
     assert state['remote'] == {}
+
+
+def test_a_links_alias_resolves_for_its_receiver_when_the_source_is_on_another_host():
+    state = empty_state()
+    topology.declare(state, [], [{'name': 'web', 'networks': [{'bridge': 'ov0'}], 'links': ['db:database']},
+                                 {'name': 'other', 'networks': [{'bridge': 'ov0'}]}], False, NoLinks(), Reads(),
+                     overlays=[dict(OV, dns=True)], hosts=HOSTS, me='h1', remote_decl=[REMOTE_DB])
+    table = dns.names(state)
+    assert table['links'] == {'web': {'database': ['10.230.1.2']}}
+    assert table['networks']['ov0']['db'] == ['10.230.1.2']
+    view = dns.view(state)  # the other host's container asks its own resolver, not this one
+    assert sorted(a['container'] for a in view['askers'].values()) == ['other', 'web']
+    assert dns.decide(view, '10.230.0.2', 'database', 1) == ('answer', 0, ['10.230.1.2'])
