@@ -324,7 +324,7 @@ while True:
                 hosts['h%d' % i] = {'underlay': '10.241.0.%d' % i}
             a, b = labs[0], labs[1]
             # one overlay per mode, side by side on the same two hosts: (key, declaration, address on h2)
-            tunnel = {'encrypted': True, 'tunnel_subnet': '10.236.0.0/24'}
+            tunnel = {'encrypted': True, 'tunnel_subnet': '10.236.0.0/24', 'port': 4790}  # not plain vxlan's port
             paths = [('vxlan', {'subnet': '10.232.0.0/16'}, '10.232.1.2'),
                      ('routed', {'subnet': '10.234.0.0/16', 'mode': 'routed'}, '10.234.1.2'),
                      ('vxlan+wireguard', dict(tunnel, subnet='10.235.0.0/16'), '10.235.1.2'),

@@ -123,7 +123,7 @@ def _blocks(decl, members, hosts, net, field):
     return blocks
 
 
-def _tunnels(decl, blocks, net, planned, field):
+def _tunnels(decl, blocks, net, planned, hosts, field):
     """Each member's WireGuard tunnel address: the tunnel subnet's address number (block index + 1)."""
     if not decl.get('tunnel_subnet'):
         raise ParamError('%s.tunnel_subnet is required with encrypted: true (one address per member for the '
@@ -138,6 +138,9 @@ def _tunnels(decl, blocks, net, planned, field):
             raise ParamError("%s.tunnel_subnet '%s' overlaps %s %s" % (field, tnet.cidr, what, cidr))
     out = {}
     for member, (index, dummy) in blocks.items():
+        if ipam.netaddr.IPAddress(hosts[member]['underlay']) in tnet:
+            raise ParamError("%s.tunnel_subnet '%s' holds host '%s''s underlay address %s"
+                             % (field, tnet.cidr, member, hosts[member]['underlay']))
         if index + 2 >= tnet.size:
             raise ParamError("%s.tunnel_subnet '%s' has no address for host '%s' (block %d)"
                              % (field, tnet.cidr, member, index))
@@ -194,9 +197,15 @@ def plan(overlays, hosts):
                     sorted(spec['members']) != sorted(members):
                 raise ParamError("%s.port %d is also the port of overlay '%s', which has other members; give this "
                                  "overlay a port of its own" % (field, port, other))
+            # and a plain overlay's peers (or who forges them) could send into an encrypted one's VNI
+            if mode == 'vxlan' and spec['mode'] == 'vxlan' and spec['port'] == port and \
+                    bool(spec['encrypted']) != bool(decl.get('encrypted')):
+                raise ParamError("%s.port %d is also the port of overlay '%s', which is %s; an encrypted and a plain "
+                                 "overlay need ports of their own" % (field, port, other,
+                                                                      'encrypted' if spec['encrypted'] else 'plain'))
         encrypted, tunnels = None, {}
         if decl.get('encrypted'):
-            tunnel_subnet, tunnels = _tunnels(decl, blocks, net, out, field)
+            tunnel_subnet, tunnels = _tunnels(decl, blocks, net, out, hosts, field)
             wg_port = decl.get('wireguard_port') or DEFAULT_WIREGUARD_PORT
             if not 1 <= wg_port <= 65535:
                 raise ParamError('%s.wireguard_port %d is not a port number' % (field, wg_port))
@@ -396,29 +405,35 @@ def route_steps(netlink, old, new, step):
 
 def input_rows(state):
     """VXLAN reaches the host from the overlay's peers only: a forged encapsulated frame from anyone
-    else would otherwise be bridged straight to the containers. An encrypted overlay's WireGuard
-    port is open to its peers (WireGuard drops what their keys did not seal)."""
+    else would otherwise be bridged straight to the containers. An encrypted overlay's VXLAN comes
+    from the peers' tunnel addresses through its WireGuard link only (the kernel's VXLAN socket takes
+    a VNI on any address: plain VXLAN to the underlay address is dropped too), and its WireGuard port
+    is open to the peers only."""
     from ansible_collections.seed.container_net.plugins.module_utils._policy import Row
     rows, drops = [], {}
     for name in sorted(state['bridges']):
         overlay = state['bridges'][name].get('overlay')
         if not overlay:
             continue
+        owner = 'overlay:' + name
         tunnel = overlay.get('encrypted')
         if tunnel:
-            port = (tunnel['port'], tunnel['port'])
+            wg_port = (tunnel['port'], tunnel['port'])
             rows.extend(Row('filter', 'CNET-INPUT', (('src', share['underlay']), ('dst', overlay['underlay']),
-                                                     ('proto', 'udp'), ('dport', port)), 'ACCEPT', 'overlay:' + name)
+                                                     ('proto', 'udp'), ('dport', wg_port)), 'ACCEPT', owner)
                         for share in sorted(overlay['peers'].values(), key=lambda s: s['underlay']))
+            drops.setdefault((overlay['underlay'], wg_port), name)
         if overlay['mode'] != 'vxlan':
             continue
         port = (overlay['port'], overlay['port'])
+        via = (('iif', tunnel['interface']),) if tunnel else ()
         for peer in sorted(hop(share) for share in overlay['peers'].values()):
-            rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', hop(overlay)), ('proto', 'udp'),
-                                                     ('dport', port)), 'ACCEPT', 'overlay:' + name))
+            rows.append(Row('filter', 'CNET-INPUT', (('src', peer), ('dst', hop(overlay))) + via +
+                            (('proto', 'udp'), ('dport', port)), 'ACCEPT', owner))
         drops.setdefault((hop(overlay), port), name)
-    # after every overlay's peers (overlays with the same members may share a port); only VXLAN to
-    # this host's underlay (or tunnel) address: other tools' tunnels elsewhere stay theirs
-    rows.extend(Row('filter', 'CNET-INPUT', (('dst', underlay), ('proto', 'udp'), ('dport', port)), 'DROP',
-                    'overlay:' + drops[(underlay, port)]) for underlay, port in sorted(drops))
+        drops.setdefault((overlay['underlay'], port), name)
+    # after every overlay's peers (overlays with the same members may share a port); only to this
+    # host's own underlay and tunnel addresses: other tools' tunnels elsewhere stay theirs
+    rows.extend(Row('filter', 'CNET-INPUT', (('dst', addr), ('proto', 'udp'), ('dport', port)), 'DROP',
+                    'overlay:' + drops[(addr, port)]) for addr, port in sorted(drops))
     return rows

@@ -113,15 +113,18 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
 
 
 def check_routed_ranges(state, problems, overlay_names):
-    """A routed overlay's whole range is routed here (the peers' blocks), not only this host's block."""
+    """A routed overlay's whole range is routed here (the peers' blocks), not only this host's block;
+    an encrypted overlay's tunnel range is on its WireGuard link. Neither may overlap a local bridge."""
     for name in overlay_names:
         overlay_rec = state['bridges'][name]['overlay']
-        if overlay_rec['mode'] != 'routed':
-            continue
-        for other, b in sorted(state['bridges'].items()):
-            if other != name and ipam.overlaps(b['subnet'], overlay_rec['subnet']):
-                problems.add("overlays '%s'" % name, "subnet %s overlaps subnet %s of bridge '%s'"
-                             % (overlay_rec['subnet'], b['subnet'], other))
+        ranges = [('subnet', overlay_rec['subnet'])] if overlay_rec['mode'] == 'routed' else []
+        if overlay_rec.get('encrypted'):
+            ranges.append(('tunnel_subnet', str(ipam.netaddr.IPNetwork(overlay_rec['encrypted']['address']).cidr)))
+        for what, cidr in ranges:
+            for other, b in sorted(state['bridges'].items()):
+                if ipam.overlaps(b['subnet'], cidr) and (other != name or what != 'subnet'):
+                    problems.add("overlays '%s'" % name, "%s %s overlaps subnet %s of bridge '%s'"
+                                 % (what, cidr, b['subnet'], other))
 
 
 def declare_remote(state, problems, remote_decl, container_names, remote_hosts=None):

@@ -69,13 +69,15 @@ def public_key(registry_dir, bridge):
     if not os.path.exists(path):
         return None
     with open(path, 'rb') as f:
-        return _wg(['pubkey'], f.read()).strip()
+        return _wg(['pubkey'], f.read(), secret=True).strip()
 
 
-def _wg(args, data=None):
+def _wg(args, data=None, secret=False):
+    """Run wg; `secret`: its input holds a private key, which wg may echo in an error (left out)."""
     proc = subprocess.run(['wg'] + args, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if proc.returncode:
-        raise OSError('wg %s: %s' % (args[0], proc.stderr.decode('utf-8', 'replace').strip() or 'failed'))
+        said = 'exit status %d' % proc.returncode if secret else proc.stderr.decode('utf-8', 'replace').strip()
+        raise OSError('wg %s: %s' % (args[0], said or 'failed'))
     return proc.stdout.decode('ascii')
 
 
@@ -95,16 +97,29 @@ def wanted(overlay):
 
 
 def parse_dump(text):
-    """`wg show IF dump`: (private key, listen port, {peer public key: (endpoint, allowed IPs)})."""
+    """`wg show IF dump`: (private key, listen port, {peer public key: (endpoint, allowed IPs)}, the
+    peers that have made a handshake)."""
     lines = [line.split('\t') for line in text.splitlines() if line]
     if not lines:
-        return None, None, {}
+        return None, None, {}, set()
     head = lines[0]
-    peers = {}
+    peers, shaken = {}, set()
     for fields in lines[1:]:
         allowed = () if fields[3] == '(none)' else tuple(sorted(fields[3].split(',')))
         peers[fields[0]] = (None if fields[2] == '(none)' else fields[2], allowed)
-    return head[0], int(head[2]), peers
+        if fields[4] != '0':
+            shaken.add(fields[0])
+    return head[0], int(head[2]), peers, shaken
+
+
+def in_force(have, private, port, peers):
+    """Whether the configuration read (`parse_dump`) is the one wanted. A peer that has made a
+    handshake may have roamed (WireGuard follows its sealed packets to a new source address, behind
+    NAT): its endpoint is WireGuard's to keep, or every run would reset it."""
+    have_private, have_port, have_peers, shaken = have
+    if (have_private, have_port) != (private, port) or set(have_peers) != set(peers):
+        return False
+    return all(have_peers[k][1] == peers[k][1] and (have_peers[k][0] == peers[k][0] or k in shaken) for k in peers)
 
 
 def config_text(private_key, port, peers):
@@ -129,7 +144,9 @@ def _make_key(path):
     os.rename(path + '.tmp', path)
 
 
-def _start_userspace(name, run_command=None):
+def _start_userspace(name):
+    if not shutil.which('wireguard-go'):  # the kernel's module was loadable by modprobe -n, yet refused
+        raise OSError('the kernel refused a wireguard link and wireguard-go is not installed (package wireguard-go)')
     if os.path.isdir('/run/systemd/system') and shutil.which('systemd-run'):
         # supervised by systemd and out of the run's session; it ends when its link is deleted
         unit = 'container-net-' + name
@@ -181,7 +198,7 @@ def steps(netlink, name, old, new, host_links, registry_dir, step):
     if not tunnel:
         path = key_path(registry_dir, name)
         if os.path.exists(path):
-            out.append(step('remove wireguard key of %s' % name, lambda: os.unlink(path)))
+            out.append(step('remove wireguard key of %s' % name, lambda: _remove_key(path)))
         return out
     wg = tunnel['interface']
     path = key_path(registry_dir, name)
@@ -206,12 +223,19 @@ def steps(netlink, name, old, new, host_links, registry_dir, step):
                         lambda: _set_link(netlink, wg, tunnel)))
     with open(path, 'rb') as f:
         private = f.read().decode('ascii').strip()
-    have = parse_dump(_wg(['show', wg, 'dump']))
-    if have != (private, port, peers):
+    if not in_force(parse_dump(_wg(['show', wg, 'dump'])), private, port, peers):
         out.append(step('configure %s: port %d, peers %s' % (wg, port, ', '.join(
             '%s at %s' % (k[:8], peers[k][0]) for k in sorted(peers)) or 'none'),
             lambda: _sync(wg, private, port, peers)))
     return out
+
+
+def _remove_key(path):
+    os.unlink(path)
+    try:
+        os.rmdir(os.path.dirname(path))  # the last key: the registry directory can go with its last object
+    except OSError:
+        pass
 
 
 def _set_link(netlink, wg, tunnel):
@@ -225,7 +249,7 @@ def _set_link(netlink, wg, tunnel):
 
 
 def _sync(wg, private, port, peers):
-    _wg(['syncconf', wg, '/dev/stdin'], config_text(private, port, peers).encode('ascii'))
+    _wg(['syncconf', wg, '/dev/stdin'], config_text(private, port, peers).encode('ascii'), secret=True)
 
 
 def _configure(netlink, wg, tunnel, path, port, peers):

@@ -418,6 +418,20 @@ def test_an_encrypted_overlay_carries_a_link_over_wireguard_and_the_underlay_see
         assert udp_request(lab, other, ip_db, 7001, data='member') == 'u\n'
         wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
         assert 'forged' not in open(record).read()
+        if mode == 'vxlan':
+            # plain VXLAN with the overlay's VNI to h1's underlay address: the kernel's VXLAN socket
+            # would take it on any address; only what came through the WireGuard link is let in
+            gw = str(tmp_path / 'gateway-udp')
+            h1.echo(h1.ns, 'gw\n', udp=[9999], record=gw, bind='10.227.0.1')
+            vni = facts[1]['bridges'][br]['overlay']['vni']
+            lab.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
+                                'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && '
+                                'ip addr add 10.227.0.250/16 dev vx0 && ip link set vx0 up && '
+                                'ip neigh add 10.227.0.1 lladdr 02:42:0a:e3:00:01 dev vx0' % (vni, UNDERLAY % 1))
+            udp_request(lab, stranger, '10.227.0.1', 9999, data='injected', timeout=0.5)
+            assert udp_request(h2, h2.ns, '10.227.0.1', 9999, data='member') == 'gw\n'
+            wait_for(lambda: os.path.exists(gw) and 'member' in open(gw).read(), what='the member datagram')
+            assert 'injected' not in open(gw).read()
         # restore rebuilds a lost WireGuard link with its key and peers
         h1.sh('ip link del %s' % wg1)
         assert h1.cli('check').returncode == 1

@@ -50,6 +50,15 @@ def test_a_bad_encrypted_declaration_names_the_field(change, hosts, words):
     assert words in str(e.value)
 
 
+def test_an_encrypted_and_a_plain_vxlan_overlay_do_not_share_a_port_and_tunnels_keep_off_the_underlay():
+    plain = {'name': 'ov1', 'subnet': '10.231.0.0/16', 'members': ['h1', 'h2', 'h3']}
+    with pytest.raises(ParamError, match="overlays.1..port 4789 is also the port of overlay 'ov0', which is encrypted"):
+        overlay.plan([dict(ENC), plain], HOSTS)
+    assert overlay.plan([dict(ENC), dict(plain, port=4790)], HOSTS)['ov1']['port'] == 4790
+    with pytest.raises(ParamError, match="tunnel_subnet '10.240.0.0/24' holds host 'h1''s underlay address 10.240.0.1"):
+        overlay.plan([dict(ENC, tunnel_subnet='10.240.0.0/24')], HOSTS)
+
+
 def test_two_encrypted_overlays_take_their_own_tunnel_ranges_and_ports():
     other = dict(ENC, name='ov1', subnet='10.231.0.0/16', tunnel_subnet='10.229.0.128/25')
     with pytest.raises(ParamError, match="overlays.1..tunnel_subnet '10.229.0.128/25' overlaps tunnel_subnet of "
@@ -85,12 +94,17 @@ def test_wireguard_takes_the_peers_with_keys_vxlan_and_routes_run_between_tunnel
     assert wireguard.wanted(rec) == (51820, {KEY['h2']: ('10.240.0.2:51820', ('10.229.0.2/32',))})
     assert overlay.fdb_wanted(state, 'ov0') == [('00:00:00:00:00:00', '10.229.0.2'), ('00:00:00:00:00:00', '10.229.0.3')]
     rows = [(dict(r.match), r.verdict) for r in policy.rows(state)[0] if r.chain == 'CNET-INPUT']
+    wg = rec['encrypted']['interface']
+    # WireGuard from the peers only; VXLAN from their tunnel addresses through the WireGuard link only,
+    # and plain VXLAN to the underlay address dropped (the VXLAN socket takes the VNI on any address)
     assert rows == [
         ({'src': '10.240.0.2', 'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'ACCEPT'),
         ({'src': '10.240.0.3', 'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'ACCEPT'),
-        ({'src': '10.229.0.2', 'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'ACCEPT'),
-        ({'src': '10.229.0.3', 'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'ACCEPT'),
-        ({'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP')]
+        ({'src': '10.229.0.2', 'dst': '10.229.0.1', 'iif': wg, 'proto': 'udp', 'dport': (4789, 4789)}, 'ACCEPT'),
+        ({'src': '10.229.0.3', 'dst': '10.229.0.1', 'iif': wg, 'proto': 'udp', 'dport': (4789, 4789)}, 'ACCEPT'),
+        ({'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
+        ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
+        ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'DROP')]
 
 
 def test_a_routed_encrypted_member_admits_the_peers_blocks_from_its_wireguard_link_only():
@@ -115,11 +129,24 @@ def test_the_configuration_round_trips_through_wg_show_dump():
     assert text == ('[Interface]\nPrivateKey = PRIV\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\n'
                     'Endpoint = 10.240.0.2:51820\nAllowedIPs = 10.229.0.2/32, 10.230.1.0/24\n' % KEY['h2'])
     dump = 'PRIV\tPUB\t51820\toff\n%s\t(none)\t10.240.0.2:51820\t10.230.1.0/24,10.229.0.2/32\t0\t0\t0\toff\n' % KEY['h2']
-    assert wireguard.parse_dump(dump) == ('PRIV', 51820, peers)
+    assert wireguard.parse_dump(dump) == ('PRIV', 51820, peers, set())
     assert wireguard.parse_dump('PRIV\tPUB\t51820\toff\nK\t(none)\t(none)\t(none)\t0\t0\t0\toff\n') == (
-        'PRIV', 51820, {'K': (None, ())})
+        'PRIV', 51820, {'K': (None, ())}, set())
+    assert wireguard.in_force(wireguard.parse_dump(dump), 'PRIV', 51820, peers)
+    # a peer that roamed after a handshake keeps its new endpoint; one that never shook hands is set
+    roamed = dump.replace('10.240.0.2:51820\t10.230', '192.0.2.9:40000\t10.230')
+    assert not wireguard.in_force(wireguard.parse_dump(roamed), 'PRIV', 51820, peers)
+    shaken = roamed.replace('\t0\t0\t0\toff', '\t1765000000\t10\t10\toff')
+    assert wireguard.in_force(wireguard.parse_dump(shaken), 'PRIV', 51820, peers)
+    assert not wireguard.in_force(wireguard.parse_dump(shaken), 'PRIV', 51821, peers)
 
 
 def test_the_link_name_fits_ifnamsiz_and_differs_per_host():
     names = [wireguard.ifname('ov0', u) for u in ('10.240.0.1', '10.240.0.2')]
     assert names[0] != names[1] and all(len(n) <= 15 and n.startswith('wg') for n in names)
+
+
+def test_a_tunnel_range_overlapping_a_local_bridge_is_refused_on_its_host():
+    with pytest.raises(ParamError, match="tunnel_subnet 10.229.0.0/24 overlaps subnet 10.229.0.0/25 of bridge 'br0'"):
+        topology.declare(empty_state(), [{'name': 'br0', 'subnet': '10.229.0.0/25'}], [], False, NoLinks(), Reads(),
+                         overlays=[dict(ENC)], hosts=HOSTS, me='h1')
