@@ -70,6 +70,24 @@ def remote_of(declared, facts, host):
     return out
 
 
+def inject_vxlan(fleet, stranger, vni, gateway, own_cidr, record):
+    """A stranger on the underlay sends one VXLAN-encapsulated datagram with the overlay's VNI to h1's
+    underlay address, for a server on h1's overlay gateway (it knows the gateway's MAC: no ARP needed);
+    then h2, a member, sends one the same way. Once the member's is recorded, the stranger's (sent
+    first, same path) would have been too: what the server recorded."""
+    h1, h2 = fleet.labs[:2]
+    h1.echo(h1.ns, 'gw\n', udp=[9999], record=record, bind=gateway)
+    mac = '02:42:' + ':'.join('%02x' % int(b) for b in gateway.split('.'))
+    h1.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
+                       'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && ip addr add %s dev vx0 && '
+                       'ip link set vx0 up && ip neigh add %s lladdr %s dev vx0' % (vni, UNDERLAY % 1, own_cidr, gateway, mac))
+    udp_request(h1, stranger, gateway, 9999, data='stranger', timeout=0.5)
+    assert udp_request(h2, h2.ns, gateway, 9999, data='member') == 'gw\n'
+    wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
+    with open(record) as f:
+        return f.read()
+
+
 def converge(fleet, overlays, declared):
     """Both phases on every host; the facts of the second. Between them each host's WireGuard public
     keys (facts of its first phase) go to the others, as the role's overlay_hosts filter passes them."""
@@ -131,19 +149,9 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         # It knows the gateway's MAC (no ARP needed) and sends one datagram to a server on h1's overlay
         # address; then a member's host sends one the same way: once that one is recorded, the
         # stranger's (sent first, same path) would have been too.
-        record = str(tmp_path / 'gateway-udp')
-        h1.echo(h1.ns, 'gw\n', udp=[9999], record=record, bind='10.230.0.1')
         stranger = fleet.stranger('st', '10.240.0.99')
-        vni = facts[1]['bridges'][br]['overlay']['vni']
-        lab.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
-                            'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && '
-                            'ip addr add 10.230.0.250/16 dev vx0 && ip link set vx0 up && '
-                            'ip neigh add 10.230.0.1 lladdr 02:42:0a:e6:00:01 dev vx0' % (vni, UNDERLAY % 1))
-        udp_request(lab, stranger, '10.230.0.1', 9999, data='stranger', timeout=0.5)
-        assert udp_request(h2, h2.ns, '10.230.0.1', 9999, data='member') == 'gw\n'
-        wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
-        with open(record) as f:
-            seen = f.read()
+        seen = inject_vxlan(fleet, stranger, facts[1]['bridges'][br]['overlay']['vni'], '10.230.0.1', '10.230.0.250/16',
+                            str(tmp_path / 'gateway-udp'))
         assert 'stranger' not in seen and '10.230.1.1' in seen, seen
         # a lost VXLAN port (a reboot, a hand) is drift, and container-net restore brings it back whole
         h1.sh('ip link del %s' % vx)
@@ -305,7 +313,6 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         fleet.teardown()
 
 
-
 @pytest.mark.parametrize('encrypted', [False, True], ids=['plain', 'encrypted'])
 def test_icc_off_on_a_routed_overlay_admits_the_links_pairs_across_hosts_and_nothing_else(
         lab, collections_path, tmp_path, encrypted):
@@ -421,17 +428,9 @@ def test_an_encrypted_overlay_carries_a_link_over_wireguard_and_the_underlay_see
         if mode == 'vxlan':
             # plain VXLAN with the overlay's VNI to h1's underlay address: the kernel's VXLAN socket
             # would take it on any address; only what came through the WireGuard link is let in
-            gw = str(tmp_path / 'gateway-udp')
-            h1.echo(h1.ns, 'gw\n', udp=[9999], record=gw, bind='10.227.0.1')
-            vni = facts[1]['bridges'][br]['overlay']['vni']
-            lab.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
-                                'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && '
-                                'ip addr add 10.227.0.250/16 dev vx0 && ip link set vx0 up && '
-                                'ip neigh add 10.227.0.1 lladdr 02:42:0a:e3:00:01 dev vx0' % (vni, UNDERLAY % 1))
-            udp_request(lab, stranger, '10.227.0.1', 9999, data='injected', timeout=0.5)
-            assert udp_request(h2, h2.ns, '10.227.0.1', 9999, data='member') == 'gw\n'
-            wait_for(lambda: os.path.exists(gw) and 'member' in open(gw).read(), what='the member datagram')
-            assert 'injected' not in open(gw).read()
+            seen = inject_vxlan(fleet, stranger, facts[1]['bridges'][br]['overlay']['vni'], '10.227.0.1',
+                                '10.227.0.250/16', str(tmp_path / 'gateway-udp'))
+            assert 'stranger' not in seen and 'member' in seen, seen
         # restore rebuilds a lost WireGuard link with its key and peers
         h1.sh('ip link del %s' % wg1)
         assert h1.cli('check').returncode == 1
