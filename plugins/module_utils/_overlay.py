@@ -244,12 +244,14 @@ def bridge_params(name, overlay, me):
 
 def routed_peer_blocks(bridge):
     """The peers' blocks of a routed overlay bridge (empty for any other bridge) and the interface
-    they arrive on: the WireGuard link of an encrypted overlay (its keys say who sent them), else any."""
+    they arrive on: the WireGuard link of an encrypted overlay (its keys say who sent them), else the
+    link of the host's underlay address (so no local container forges a peer's address)."""
     overlay = bridge.get('overlay') or {}
     if overlay.get('mode') != 'routed':
         return [], None
     tunnel = overlay.get('encrypted')
-    return sorted(share['block'] for share in overlay['peers'].values()), tunnel['interface'] if tunnel else None
+    return (sorted(share['block'] for share in overlay['peers'].values()),
+            tunnel['interface'] if tunnel else overlay.get('underlay_interface'))
 
 
 def hop(share):

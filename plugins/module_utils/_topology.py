@@ -104,12 +104,20 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
                                state, netlink.link(name))
         if rec:
             rec['overlay'] = overlay.bridge_overlay(name, spec, me, recorded)
+            if spec['mode'] == 'routed' and not spec['encrypted']:
+                # the peers' blocks come in there only: a local container forging one gets nowhere
+                rec['overlay']['underlay_interface'] = _interface_of(netlink, mine)
             if spec['mode'] == 'vxlan':  # the block is a range of the subnet: its ends stay free
                 block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
                 rec['reserved'] = [str(block.network), str(block.broadcast)]
             state['bridges'][name] = rec
             names.append(name)
     return names
+
+
+def _interface_of(netlink, address):
+    """The host link that holds `address` (None where none does)."""
+    return next((l['name'] for l in netlink.links() if any(a.split('/')[0] == address for a in l['addrs'])), None)
 
 
 def check_routed_ranges(state, problems, overlay_names):

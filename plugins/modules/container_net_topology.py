@@ -110,8 +110,8 @@ options:
           - C(routed), each member's bridge is its block, with routes to the peers' blocks via their underlay
             addresses. No encapsulation and the underlay's MTU, for hosts that share a segment or an underlay
             that routes those blocks. The peers' blocks pass the raw guard and the ingress stage and are not
-            masqueraded. With O(overlays[].icc=false) they pass their links' pairs only, as on one bridge.
-            Unencrypted, the underlay is trusted, as with any direct routing.
+            masqueraded, from the underlay address's link only. With O(overlays[].icc=false) they pass their links'
+            pairs only, as on one bridge. Unencrypted, the underlay is trusted, as with any direct routing.
         type: str
         default: vxlan
         choices: [vxlan, routed]

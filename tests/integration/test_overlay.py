@@ -300,6 +300,19 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         assert tcp_request(lab, iso, ip_db, 5432) is None
         assert tcp_request(lab, stranger, ip_db, 5432) is None
         assert tcp_request(h2, h2.ns, ip_db, 5432) == 'db\n'  # control: the same server answers its host
+        # a container of another bridge of h2 forging an address of h1's block: the peers' blocks come
+        # in from the underlay's link only. One datagram needs no answer; web's, sent after, is recorded
+        spoof = lab.name('sp')
+        h2.ok('docker_bridge', name=lab.name('p2'), subnet='10.228.0.0/24')
+        h2.ok('container_netns', name=spoof, bridge=lab.name('p2'))
+        lab.in_ns(spoof, 'ip addr add 10.231.0.77/32 dev eth0 && ip route add 10.231.1.0/24 via 10.228.0.1 src 10.231.0.77')
+        datagrams = str(tmp_path / 'db-udp')
+        h2.echo(db, 'u\n', udp=[7001], record=datagrams)
+        udp_request(h2, spoof, ip_db, 7001, data='forged', timeout=0.5)
+        assert udp_request(lab, web, ip_db, 7001, data='member') == 'u\n'
+        wait_for(lambda: os.path.exists(datagrams) and 'member' in open(datagrams).read(), what='the member datagram')
+        assert 'forged' not in open(datagrams).read()
+        lab.in_ns(spoof, 'ip addr del 10.231.0.77/32 dev eth0')  # a hand's change a run would repair as drift
         for i in (1, 2):
             assert not fleet.run(i, ov, declared[i])['changed'] and not fleet.run(i, ov, declared[i], remote[i])['changed']
         # h1 leaves; h2 keeps its block by its index (member order alone would move it to block 0,

@@ -17,11 +17,16 @@ OV = {'name': 'ov0', 'subnet': '10.230.0.0/16', 'members': ['h1', 'h2', 'h3'], '
 
 
 class NoLinks:
-    """The kernel as declare() asks it: no link of these names exists yet."""
+    """The kernel as declare() asks it: no link of these names exists yet; the underlay addresses
+    are on ul0."""
 
     @staticmethod
     def link(name):
         return None
+
+    @staticmethod
+    def links():
+        return [{'name': 'ul0', 'addrs': ['10.240.0.%d/24' % i for i in (1, 2, 3)]}]
 
 
 class Reads:
@@ -159,15 +164,17 @@ def test_a_routed_member_is_its_block_and_lets_the_peers_blocks_in_unmasqueraded
     assert (bridge['subnet'], bridge['gateway'], bridge['ip_range'], bridge['mtu']) == (
         '10.230.1.0/24', '10.230.1.1', None, 1500)
     v4 = rules.render(state).rendered()
+    # from the underlay's link only: a local container forging a peer's address gets nowhere
     assert [l for l in v4['raw']['chains']['CNET-RAW'] if '-j ACCEPT' in l] == [
-        '-A CNET-RAW -s 10.230.%d.0/24 -d 10.230.1.0/24 -m comment --comment "cnet:bridge:ov0" -j ACCEPT' % i
+        '-A CNET-RAW -s 10.230.%d.0/24 -d 10.230.1.0/24 -i ul0 -m comment --comment "cnet:bridge:ov0" -j ACCEPT' % i
         for i in (0, 2)]
     assert v4['nat']['chains']['CNET-POSTROUTING'][:2] == [
         '-A CNET-POSTROUTING -s 10.230.1.0/24 -d 10.230.%d.0/24 -m comment --comment "cnet:bridge:ov0" -j RETURN' % i
         for i in (0, 2)]
     ingress = v4['filter']['chains']['CNET-INGRESS']
     drop = ingress.index('-A CNET-INGRESS ! -i ov0 -o ov0 -m comment --comment "cnet:bridge:ov0" -j DROP')
-    assert ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -o ov0 -m comment --comment "cnet:bridge:ov0" -j ACCEPT') < drop
+    assert ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -i ul0 -o ov0 -m comment --comment "cnet:bridge:ov0" -j ACCEPT') \
+        < drop
 
 
 class Routes:
@@ -202,7 +209,8 @@ def test_icc_off_on_a_routed_overlay_lets_the_peers_blocks_in_through_the_link_p
                      remote_decl=[web])
     v4 = rules.render(state).rendered()['filter']['chains']
     ingress = v4['CNET-INGRESS']
-    gate = ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -o ov0 -m comment --comment "cnet:bridge:ov0" -j CNET-LINKS')
+    gate = ingress.index('-A CNET-INGRESS -s 10.230.0.0/24 -i ul0 -o ov0 -m comment --comment "cnet:bridge:ov0" '
+                         '-j CNET-LINKS')
     assert gate < ingress.index('-A CNET-INGRESS ! -i ov0 -o ov0 -m comment --comment "cnet:bridge:ov0" -j DROP')
     assert not [l for l in ingress if '10.230.0.0/24' in l and l.endswith('-j ACCEPT')]
     # the pair matches the way out of the bridge only: the request comes in from the underlay
