@@ -347,7 +347,7 @@ while True:
                 self.echo_server(lab, server_ns, 7000)
                 lab.serve(server_ns, 'iperf3 -s -p 5201 -B %s' % ip, tcp=[5201])
             rounds = dict((t[0], []) for t in targets)
-            for dummy in range(3):  # alternating, so that drift of the machine hits every path alike
+            for dummy in range(5):  # alternating, so that drift of the machine hits every path alike
                 for key, lab, ns, dummy2, dummy3, ip in targets:
                     mbps = self.iperf(lab, ns, ip, 5201, runs=1)
                     rounds[key].append(dict(self.latency(lab, ns, ip, 7000, count), mbps=mbps))
@@ -361,6 +361,7 @@ while True:
                 r = lab.module('container_net_topology', containers=[], remote_containers=[], prune=True)
                 assert not r.get('failed'), r.get('msg')
             out['converge'] = dict((n, self._fleet_play(labs[:n], per_host)) for n in sizes)
+            out['wireguard'] = 'kernel' if os.path.isdir('/sys/module/wireguard') else 'wireguard-go'
         finally:
             for lab in labs:
                 lab.teardown()
@@ -847,8 +848,11 @@ def write_results(bench, path, plot):
                   'Hosts are lab namespaces on one underlay (veths on a switch namespace, GRO on as a NIC has '
                   'it). Container to '
                   'container across two hosts over each overlay mode, against host to host on the underlay, rounds '
-                  'alternating (iperf3 Mbit/s; latency as above). The encrypted rows run over wireguard-go: this '
-                  "machine's kernel has no WireGuard module, so they measure a userspace tunnel, not the kernel's. "
+                  'alternating (iperf3 Mbit/s; latency as above). ' + (
+                      'The encrypted rows run over wireguard-go: this '
+                      "machine's kernel has no WireGuard module, so they measure a userspace tunnel, not the kernel's. "
+                      if ov.get('wireguard', 'wireguard-go') == 'wireguard-go' else
+                      "The encrypted rows run over the kernel's WireGuard. ") +
                   'Then the topology role over 1, 3 and 6 hosts '
                   'in one play (forks = hosts, both overlay phases, five containers per host); this machine '
                   'has 2 cores, so more hosts than cores share them.', '',
