@@ -144,10 +144,19 @@ def _make_key(path):
     os.rename(path + '.tmp', path)
 
 
+def _in_init_netns():
+    """This process runs in PID 1's network namespace: a unit systemd starts would be in it too (a run
+    inside another namespace, such as a test's lab host, starts its own daemon there)."""
+    try:
+        return os.stat('/proc/self/ns/net').st_ino == os.stat('/proc/1/ns/net').st_ino
+    except OSError:
+        return False
+
+
 def _start_userspace(name):
     if not shutil.which('wireguard-go'):  # the kernel's module was loadable by modprobe -n, yet refused
         raise OSError('the kernel refused a wireguard link and wireguard-go is not installed (package wireguard-go)')
-    if os.path.isdir('/run/systemd/system') and shutil.which('systemd-run'):
+    if os.path.isdir('/run/systemd/system') and shutil.which('systemd-run') and _in_init_netns():
         # supervised by systemd and out of the run's session; it ends when its link is deleted
         unit = 'container-net-' + name
         subprocess.call(['systemctl', 'reset-failed', unit + '.service'], stdout=subprocess.DEVNULL,
