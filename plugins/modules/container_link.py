@@ -160,7 +160,7 @@ class LinkManager(Manager):
         nftables = state['firewall'].get('backend') == 'nftables'  # one set, whatever the number
         in_force = resolved['bridge'] in per_bridge  # the bridge has icc off
         r_ip, s_ip = resolved['receiver_ip'], resolved['source_ip']
-        exposed = links.expand_ports(state['containers'][link['source']]['exposed_ports'])
+        exposed = links.expand_ports(links.container(state, link['source'])['exposed_ports'])  # here or on a peer
         member = (lambda p: nft.link_element(resolved['bridge'], r_ip, s_ip, p)) if nftables \
             else (lambda p: links.set_entry(r_ip, s_ip, p))
         return {'link': {

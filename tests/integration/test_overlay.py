@@ -125,6 +125,10 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         assert env['DB_PORT_5432_TCP_ADDR'] == ip[db] and env['DB_ENV_PGUSER'] == 'app'
         with open(os.path.join('/etc/netns', web, 'hosts')) as f:
             assert '%s\tdb dbhost %s\n' % (ip[db], db) in f.read()
+        # container_link takes a source on another host too (as the topology's links do)
+        linked = h1.ok('container_link', receiver=other, source=db, alias='pg')['link']
+        assert linked['env']['PG_PORT_5432_TCP_ADDR'] == ip[db] and linked['hosts_line'].startswith(ip[db])
+        h1.ok('container_link', receiver=other, source=db, alias='pg', state='absent')
         # static FDB, no learning; MTU 50 below the underlay's everywhere
         vx = vxlan_name(br)
         fdb = h1.sh('bridge fdb show dev %s' % vx).stdout
