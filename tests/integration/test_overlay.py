@@ -70,22 +70,28 @@ def remote_of(declared, facts, host):
     return out
 
 
+def datagrams_seen(server, server_ns, ip, record, forged, member, bind=None):
+    """One datagram from `forged` (lab, ns), then one from `member`, to a recording server at `ip`. A
+    forged datagram needs no answer: once the member's (sent after, same path) is recorded, the
+    forged one would have been too. What the server recorded."""
+    server.echo(server_ns, 'u\n', udp=[7001], record=record, bind=bind)
+    udp_request(forged[0], forged[1], ip, 7001, data='forged', timeout=0.5)
+    assert udp_request(member[0], member[1], ip, 7001, data='member') == 'u\n'
+    wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
+    with open(record) as f:
+        return f.read()
+
+
 def inject_vxlan(fleet, stranger, vni, gateway, own_cidr, record):
-    """A stranger on the underlay sends one VXLAN-encapsulated datagram with the overlay's VNI to h1's
-    underlay address, for a server on h1's overlay gateway (it knows the gateway's MAC: no ARP needed);
-    then h2, a member, sends one the same way. Once the member's is recorded, the stranger's (sent
-    first, same path) would have been too: what the server recorded."""
+    """A stranger on the underlay sends VXLAN with the overlay's VNI to h1's underlay address, for a
+    server on h1's overlay gateway (it knows the gateway's MAC: no ARP needed); h2, a member, sends
+    the same way (datagrams_seen)."""
     h1, h2 = fleet.labs[:2]
-    h1.echo(h1.ns, 'gw\n', udp=[9999], record=record, bind=gateway)
     mac = '02:42:' + ':'.join('%02x' % int(b) for b in gateway.split('.'))
     h1.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
                        'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && ip addr add %s dev vx0 && '
                        'ip link set vx0 up && ip neigh add %s lladdr %s dev vx0' % (vni, UNDERLAY % 1, own_cidr, gateway, mac))
-    udp_request(h1, stranger, gateway, 9999, data='stranger', timeout=0.5)
-    assert udp_request(h2, h2.ns, gateway, 9999, data='member') == 'gw\n'
-    wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
-    with open(record) as f:
-        return f.read()
+    return datagrams_seen(h1, h1.ns, gateway, record, (h1, stranger), (h2, h2.ns), bind=gateway)
 
 
 def converge(fleet, overlays, declared):
@@ -156,7 +162,7 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         stranger = fleet.stranger('st', '10.240.0.99')
         seen = inject_vxlan(fleet, stranger, facts[1]['bridges'][br]['overlay']['vni'], '10.230.0.1', '10.230.0.250/16',
                             str(tmp_path / 'gateway-udp'))
-        assert 'stranger' not in seen and '10.230.1.1' in seen, seen
+        assert 'forged' not in seen and '10.230.1.1' in seen, seen
         # a lost VXLAN port (a reboot, a hand) is drift, and container-net restore brings it back whole
         h1.sh('ip link del %s' % vx)
         assert h1.cli('check').returncode == 1
@@ -310,12 +316,8 @@ def test_a_routed_overlay_routes_blocks_between_hosts_unmasqueraded_and_nothing_
         h2.ok('docker_bridge', name=lab.name('p2'), subnet='10.228.0.0/24')
         h2.ok('container_netns', name=spoof, bridge=lab.name('p2'))
         lab.in_ns(spoof, 'ip addr add 10.231.0.77/32 dev eth0 && ip route add 10.231.1.0/24 via 10.228.0.1 src 10.231.0.77')
-        datagrams = str(tmp_path / 'db-udp')
-        h2.echo(db, 'u\n', udp=[7001], record=datagrams)
-        udp_request(h2, spoof, ip_db, 7001, data='forged', timeout=0.5)
-        assert udp_request(lab, web, ip_db, 7001, data='member') == 'u\n'
-        wait_for(lambda: os.path.exists(datagrams) and 'member' in open(datagrams).read(), what='the member datagram')
-        assert 'forged' not in open(datagrams).read()
+        seen = datagrams_seen(h2, db, ip_db, str(tmp_path / 'db-udp'), (h2, spoof), (lab, web))
+        assert 'forged' not in seen and 'member' in seen, seen
         lab.in_ns(spoof, 'ip addr del 10.231.0.77/32 dev eth0')  # a hand's change a run would repair as drift
         for i in (1, 2):
             assert not fleet.run(i, ov, declared[i])['changed'] and not fleet.run(i, ov, declared[i], remote[i])['changed']
@@ -435,19 +437,14 @@ def test_an_encrypted_overlay_carries_a_link_over_wireguard_and_the_underlay_see
                   % (UNDERLAY % 2))
         assert tcp_request(lab, stranger, ip_db, 7000) is None
         assert tcp_request(h2, h2.ns, ip_db, 7000) == 'db-7000\n'  # control: its host reaches it
-        # one forged datagram needs no answer: sent first, it is not recorded where web's, sent after, is
-        record = str(tmp_path / 'db-udp')
-        h2.echo(db, 'u\n', udp=[7001], record=record)
-        udp_request(lab, stranger, ip_db, 7001, data='forged', timeout=0.5)
-        assert udp_request(lab, other, ip_db, 7001, data='member') == 'u\n'
-        wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
-        assert 'forged' not in open(record).read()
+        seen = datagrams_seen(h2, db, ip_db, str(tmp_path / 'db-udp'), (lab, stranger), (lab, other))
+        assert 'forged' not in seen and 'member' in seen, seen
         if mode == 'vxlan':
             # plain VXLAN with the overlay's VNI to h1's underlay address: the kernel's VXLAN socket
             # would take it on any address; only what came through the WireGuard link is let in
             seen = inject_vxlan(fleet, stranger, facts[1]['bridges'][br]['overlay']['vni'], '10.227.0.1',
                                 '10.227.0.250/16', str(tmp_path / 'gateway-udp'))
-            assert 'stranger' not in seen and 'member' in seen, seen
+            assert 'forged' not in seen and 'member' in seen, seen
         # restore rebuilds a lost WireGuard link with its key and peers
         h1.sh('ip link del %s' % wg1)
         assert h1.cli('check').returncode == 1
