@@ -913,6 +913,11 @@ def write_results(bench, path, plot):
             r = ov['converge'][n]
             per_host = r['rerun_s'] / int(n)
             lines.append('| %s | %d | %.1f | %.1f | %.2f |' % (n, r['containers'], r['first_s'], r['rerun_s'], per_host))
+        sizes = sorted(ov['converge'], key=int)
+        if len(sizes) > 1:
+            per_host = [ov['converge'][n]['rerun_s'] / int(n) for n in (sizes[0], sizes[-1])]
+            targets.append(('fleet re-run per host flat with forks = hosts (%s hosts <= 1.2x %s)' % (sizes[-1], sizes[0]),
+                            '%.2f s vs %.2f s' % (per_host[1], per_host[0]), per_host[1] <= 1.2 * per_host[0]))
         for key, goal in (('vxlan', 0.7), ('routed', 0.95)):
             if key in ov:
                 figure = 'line_mbps' if 'line_mbps' in ov[key] else 'mbps'
