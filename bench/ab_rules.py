@@ -57,12 +57,17 @@ def measure(rev, new_c, old_c):
             rules[label] = lab.sh('iptables-save').stdout
         src_ip = r['containers'][src]['ip']
         b.echo_server(lab, src, 7000)
-        lab.serve(src, 'iperf3 -s -p 5201', tcp=[5201])
+        lab.serve(src, bench.pinned('iperf3 -s -p 5201', 1), tcp=[5201])
         paths = (('linked', rcv, src_ip, 7000, 5201), ('published', outside, '10.250.9.1', 17000, 15201))
+        # 'same' restores this commit's rules again: the gap between 'new' and 'same' is what this
+        # machine's noise alone makes of two identical rule sets
+        rules['same'] = rules['new']
+        labels = ['old', 'new', 'same']
         res = {}
         for rnd in range(5):
-            for label in ('old', 'new') if rnd % 2 == 0 else ('new', 'old'):
-                lab.sh("iptables-restore <<'EOF'\n%s\nEOF" % rules[label])
+            for label in labels[rnd % 3:] + labels[:rnd % 3]:
+                # the older dump may lack a table (raw): emptied first, so no rule of the other stays
+                lab.sh("iptables -t raw -F && iptables -t raw -X && iptables-restore <<'EOF'\n%s\nEOF" % rules[label])
                 for key, ns, ip, port, iperf_port in paths:
                     lat = b.latency(lab, ns, ip, port, 2000)
                     res.setdefault('%s/%s' % (label, key), []).append(
