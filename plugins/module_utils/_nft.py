@@ -105,8 +105,10 @@ def spell_match(match):
         out.append('fib daddr type %s%s' % (op, value.lower()))
     if 'icmp6_type' in values:
         out.append('icmpv6 type %s' % ICMP6_TYPES[values['icmp6_type']])
+    if 'vni' in values:  # the VXLAN header's VNI: bits 32-55 after the UDP header
+        out.append('@th,96,24 0x%x' % values['vni'])
     unknown = set(values) - {'src', 'dst', 'iif', 'oif', 'proto', 'dport', 'sport', 'ctstate', 'dst_type',
-                             'family', 'icmp6_type'}
+                             'family', 'icmp6_type', 'vni'}
     if unknown:
         raise ValueError('no nft spelling for match %s' % ', '.join(sorted(unknown)))
     return out

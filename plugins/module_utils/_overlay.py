@@ -408,11 +408,14 @@ def route_steps(netlink, old, new, step):
 def input_rows(state):
     """VXLAN reaches the host from the overlay's peers only: a forged encapsulated frame from anyone
     else would otherwise be bridged straight to the containers. An encrypted overlay's VXLAN comes
-    from the peers' tunnel addresses through its WireGuard link only (the kernel's VXLAN socket takes
-    a VNI on any address: plain VXLAN to the underlay address is dropped too), and its WireGuard port
-    is open to the peers only."""
+    from the peers' tunnel addresses through its WireGuard link only (plain VXLAN to the underlay
+    address is dropped too), and its WireGuard port is open to the peers only.
+
+    The kernel's VXLAN socket takes a VNI on any local address (a container's gateway, 127.0.0.1),
+    so the overlay's VNI is dropped on every address after the peers' rows. Other tools' VNIs on the
+    same port stay theirs."""
     from ansible_collections.seed.container_net.plugins.module_utils._policy import Row
-    rows, drops = [], {}
+    rows, drops, vnis = [], {}, []
     for name in sorted(state['bridges']):
         overlay = state['bridges'][name].get('overlay')
         if not overlay:
@@ -434,8 +437,27 @@ def input_rows(state):
                             (('proto', 'udp'), ('dport', port)), 'ACCEPT', owner))
         drops.setdefault((hop(overlay), port), name)
         drops.setdefault((overlay['underlay'], port), name)
+        vnis.append(((('proto', 'udp'), ('dport', port), ('vni', overlay['vni'])), owner))
     # after every overlay's peers (overlays with the same members may share a port); only to this
-    # host's own underlay and tunnel addresses: other tools' tunnels elsewhere stay theirs
+    # host's own underlay and tunnel addresses, or with an overlay's VNI: other tools' tunnels stay theirs
     rows.extend(Row('filter', 'CNET-INPUT', (('dst', addr), ('proto', 'udp'), ('dport', port)), 'DROP',
                     'overlay:' + drops[(addr, port)]) for addr, port in sorted(drops))
+    rows.extend(Row('filter', 'CNET-INPUT', match, 'DROP', owner) for match, owner in vnis)
+    return rows
+
+
+def forward_rows(state):
+    """Only a member itself speaks VXLAN to its peers. A container's datagram to a peer's VXLAN
+    port (masqueraded to this host's address on its way) would pass there as the peer's own: it is
+    dropped before it is routed, in raw PREROUTING, where the host's own VXLAN never passes."""
+    from ansible_collections.seed.container_net.plugins.module_utils._policy import Row
+    rows = []
+    for name in sorted(state['bridges']):
+        overlay = state['bridges'][name].get('overlay') or {}
+        if overlay.get('mode') != 'vxlan':
+            continue
+        port = (overlay['port'], overlay['port'])
+        rows.extend(Row('raw', 'CNET-RAW', (('dst', peer), ('proto', 'udp'), ('dport', port), ('vni', overlay['vni'])),
+                        'DROP', 'overlay:' + name)
+                    for peer in sorted(set(hop(share) for share in overlay['peers'].values())))
     return rows

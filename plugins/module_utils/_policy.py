@@ -281,5 +281,6 @@ def rows(state):
         out.extend(port_rows(state, name))
     out.extend(loopback_rows(state))
     out.extend(overlay.input_rows(state))
+    out.extend(overlay.forward_rows(state))
     linked, sets = link_rows(state)
     return stage_rows(set(r.chain for r in out)) + out + linked, sets

@@ -58,6 +58,8 @@ def spell_match(match):
             out.append('-m addrtype %s--dst-type %s' % (neg, value))
         elif key == 'icmp6_type':
             out.append('-m icmp6 --icmpv6-type %d' % value)
+        elif key == 'vni':  # the VXLAN header's VNI: 12 bytes into the UDP header, its top 24 bits
+            out.append('-m u32 --u32 "0x0>>0x16&0x3c@0xc>>0x8=0x%x"' % value)
         elif key not in BASIC + ('family',):  # the family is the table's (iptables or ip6tables)
             raise ValueError('unknown match %s' % key)
     return ' '.join(out)

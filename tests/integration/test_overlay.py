@@ -70,28 +70,30 @@ def remote_of(declared, facts, host):
     return out
 
 
-def datagrams_seen(server, server_ns, ip, record, forged, member, bind=None):
+def datagrams_seen(server, server_ns, ip, record, forged, member, bind=None, port=7001):
     """One datagram from `forged` (lab, ns), then one from `member`, to a recording server at `ip`. A
     forged datagram needs no answer: once the member's (sent after, same path) is recorded, the
     forged one would have been too. What the server recorded."""
-    server.echo(server_ns, 'u\n', udp=[7001], record=record, bind=bind)
-    udp_request(forged[0], forged[1], ip, 7001, data='forged', timeout=0.5)
-    assert udp_request(member[0], member[1], ip, 7001, data='member') == 'u\n'
+    server.echo(server_ns, 'u\n', udp=[port], record=record, bind=bind)
+    udp_request(forged[0], forged[1], ip, port, data='forged', timeout=0.5)
+    assert udp_request(member[0], member[1], ip, port, data='member') == 'u\n'
     wait_for(lambda: os.path.exists(record) and 'member' in open(record).read(), what='the member datagram')
     with open(record) as f:
         return f.read()
 
 
-def inject_vxlan(fleet, stranger, vni, gateway, own_cidr, record):
-    """A stranger on the underlay sends VXLAN with the overlay's VNI to h1's underlay address, for a
-    server on h1's overlay gateway (it knows the gateway's MAC: no ARP needed); h2, a member, sends
-    the same way (datagrams_seen)."""
+def inject_vxlan(fleet, stranger, vni, gateway, own_cidr, record, local='10.240.0.99', to=UNDERLAY % 1, port=7001):
+    """A stranger (a namespace of h1's lab, or (lab, namespace)) at `local` sends VXLAN with the
+    overlay's VNI to `to` (h1's underlay address, or any other of h1's), for a server on h1's overlay
+    gateway (it knows the gateway's MAC: no ARP needed); h2, a member, sends the same way (datagrams_seen)."""
     h1, h2 = fleet.labs[:2]
+    stranger = stranger if isinstance(stranger, tuple) else (h1, stranger)
     mac = '02:42:' + ':'.join('%02x' % int(b) for b in gateway.split('.'))
-    h1.in_ns(stranger, 'ip link add vx0 type vxlan id %d local 10.240.0.99 dstport 4789 nolearning && '
-                       'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && ip addr add %s dev vx0 && '
-                       'ip link set vx0 up && ip neigh add %s lladdr %s dev vx0' % (vni, UNDERLAY % 1, own_cidr, gateway, mac))
-    return datagrams_seen(h1, h1.ns, gateway, record, (h1, stranger), (h2, h2.ns), bind=gateway)
+    stranger[0].in_ns(stranger[1], 'ip link add vx0 type vxlan id %d local %s dstport 4789 nolearning && '
+                                   'bridge fdb append 00:00:00:00:00:00 dev vx0 dst %s && ip addr add %s dev vx0 && '
+                                   'ip link set vx0 up && ip neigh add %s lladdr %s dev vx0'
+                      % (vni, local, to, own_cidr, gateway, mac))
+    return datagrams_seen(h1, h1.ns, gateway, record, stranger, (h2, h2.ns), bind=gateway, port=port)
 
 
 def converge(fleet, overlays, declared):
@@ -186,6 +188,22 @@ def test_a_vxlan_overlay_links_a_web_to_a_db_on_another_host_and_nothing_else_pa
         assert h3.sh('ip link show %s' % br, check=False).returncode != 0
         assert h3.sh('ip link show %s' % vx, check=False).returncode != 0
         assert tcp_request(lab, web, 'db', 5432) == 'db-5432\n'  # the others still talk
+        # The kernel's VXLAN socket takes the VNI on any of h1's addresses: a namespace on another
+        # bridge of h1 sends it to its own gateway
+        vni, pb = facts[1]['bridges'][br]['overlay']['vni'], lab.name('pb')
+        h1.sh('ip link add %s type bridge && ip addr add 10.226.0.1/24 dev %s && ip link set %s up' % (pb, pb, pb))
+        plain = h1.attach_plain_ns('pl', pb, '10.226.0.2/24', '10.226.0.1')
+        seen = inject_vxlan(fleet, plain, vni, '10.230.0.1', '10.230.0.250/16', str(tmp_path / 'local-udp'),
+                            local='10.226.0.2', to='10.226.0.1', port=7002)
+        assert 'forged' not in seen and '10.230.1.1' in seen, seen
+        # A container of another bridge on h2 sends it to h1 as h2 does: masqueraded to h2's underlay
+        # address on its way, it would pass h1 as h2's own
+        h2.ok('docker_bridge', name=lab.name('pb2'), subnet='10.225.0.0/24')
+        c2 = lab.name('c2')
+        h2.ok('container_netns', name=c2, networks=[{'bridge': lab.name('pb2'), 'ip': '10.225.0.2'}])
+        seen = inject_vxlan(fleet, (h2, c2), vni, '10.230.0.1', '10.230.0.249/16', str(tmp_path / 'peer-udp'),
+                            local='10.225.0.2', port=7003)
+        assert 'forged' not in seen and '10.230.1.1' in seen, seen
     finally:
         fleet.teardown()
 

@@ -5,6 +5,7 @@ import pytest
 
 from ansible_collections.seed.container_net.plugins.module_utils import _container_files as files
 from ansible_collections.seed.container_net.plugins.module_utils import _dns as dns
+from ansible_collections.seed.container_net.plugins.module_utils import _nft as nft
 from ansible_collections.seed.container_net.plugins.module_utils import _overlay as overlay
 from ansible_collections.seed.container_net.plugins.module_utils import _policy as policy
 from ansible_collections.seed.container_net.plugins.module_utils import _rules as rules
@@ -146,11 +147,25 @@ def test_vxlan_reaches_the_host_from_the_peers_only():
     state = host_state('h1')
     rows = [r for r in policy.rows(state)[0] if r.chain == 'CNET-INPUT']
     assert [(dict(r.match).get('src'), r.verdict) for r in rows] == [
-        ('10.240.0.2', 'ACCEPT'), ('10.240.0.3', 'ACCEPT'), (None, 'DROP')]
+        ('10.240.0.2', 'ACCEPT'), ('10.240.0.3', 'ACCEPT'), (None, 'DROP'), (None, 'DROP')]
     rendered = rules.render(state).rendered()['filter']
     assert '-A INPUT -m comment --comment "cnet:jump" -j CNET-INPUT' in rendered['jumps']
-    assert rendered['chains']['CNET-INPUT'][-1] == \
-        '-A CNET-INPUT -d 10.240.0.1/32 -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP'
+    # the overlay's VNI from anyone else, on any address of the host (iptables-save's own spelling)
+    vni = overlay.default_vni('ov0')
+    assert rendered['chains']['CNET-INPUT'][-2:] == [
+        '-A CNET-INPUT -d 10.240.0.1/32 -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP',
+        '-A CNET-INPUT -p udp -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc>>0x8=0x%x" '
+        '-m comment --comment "cnet:overlay:ov0" -j DROP' % vni]
+    assert nft.spell([r for r in rows if 'vni' in dict(r.match)][0]) == 'udp dport 4789 @th,96,24 0x%x drop' % vni
+
+
+def test_a_members_containers_send_no_vxlan_to_its_peers():
+    """Masqueraded to this host's address, a container's datagram would pass a peer as this host's."""
+    rows = [r for r in policy.rows(host_state('h1'))[0] if r.chain == 'CNET-RAW' and 'vni' in dict(r.match)]
+    assert [(dict(r.match)['dst'], dict(r.match)['dport'], r.verdict) for r in rows] == [
+        ('10.240.0.2', (4789, 4789), 'DROP'), ('10.240.0.3', (4789, 4789), 'DROP')]
+    assert not [r for r in policy.rows(host_state('h1', members=('h1',)))[0] if 'vni' in dict(r.match)
+                and r.chain == 'CNET-RAW']
 
 
 def test_a_routed_member_is_its_block_and_lets_the_peers_blocks_in_unmasqueraded():
@@ -248,7 +263,7 @@ def test_remote_names_clash_only_on_the_overlays_and_never_twice():
 
 def test_the_guard_drops_vxlan_to_this_hosts_underlay_only():
     rows = [r for r in policy.rows(host_state('h1'))[0] if r.chain == 'CNET-INPUT' and r.verdict == 'DROP']
-    assert [dict(r.match)['dst'] for r in rows] == ['10.240.0.1']
+    assert [dict(r.match).get('dst') for r in rows] == ['10.240.0.1', None]  # and the VNI, on any address
 
 
 def test_removing_the_overlays_forgets_the_other_members():

@@ -104,7 +104,8 @@ def test_wireguard_takes_the_peers_with_keys_vxlan_and_routes_run_between_tunnel
         ({'src': '10.229.0.3', 'dst': '10.229.0.1', 'iif': wg, 'proto': 'udp', 'dport': (4789, 4789)}, 'ACCEPT'),
         ({'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
         ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
-        ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'DROP')]
+        ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'DROP'),
+        ({'proto': 'udp', 'dport': (4789, 4789), 'vni': overlay.default_vni('ov0')}, 'DROP')]
 
 
 def test_a_routed_encrypted_member_admits_the_peers_blocks_from_its_wireguard_link_only():
