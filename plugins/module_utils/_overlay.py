@@ -57,6 +57,19 @@ def argument_spec():
     )
 
 
+# what an overlay declared as `overlay:` on a bridge takes from the bridge's own options
+FROM_BRIDGE = ('subnet', 'icc', 'dns')
+
+
+def bridge_option_spec():
+    """`overlay:` on a bridge declaration (container_net_topology's `bridges`): the overlay's own
+    options; its name, subnet, icc and dns are the bridge's."""
+    spec = argument_spec()
+    for key in ('name',) + FROM_BRIDGE:
+        del spec[key]
+    return spec
+
+
 def default_vni(name):
     """A stable VNI per overlay name (1..16777215), so hosts agree without saying it."""
     return int(hashlib.sha256(name.encode('utf-8')).hexdigest()[:6], 16) % 16777214 + 1
@@ -156,14 +169,15 @@ def _public_key(hosts, member, name, field):
     return key
 
 
-def plan(overlays, hosts):
+def plan(overlays, hosts, fields=None):
     """Every overlay of the inventory, validated as a whole: {name: {mode, subnet, vni, port, mtu,
     icc, dns, members: {host: {underlay, block, gateway}}}}. `hosts`: {inventory name: {'underlay':
-    address, 'index': optional block number}}. Refused (naming the field) before any host changes."""
+    address, 'index': optional block number}}. Refused (naming the field) before any host changes;
+    `fields` names where each declaration was written (default overlays[i])."""
     out = {}
     seen_vni = {}
     for i, decl in enumerate(overlays or []):
-        field = 'overlays[%d]' % i
+        field = fields[i] if fields else 'overlays[%d]' % i
         name = decl.get('name')
         from ansible_collections.seed.container_net.plugins.module_utils._bridges import check_ifname
         check_ifname(name, field + '.name')

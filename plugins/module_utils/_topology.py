@@ -75,7 +75,29 @@ def _duplicates(problems, kind, entries):
     return seen
 
 
-def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
+def split_bridges(problems, bridge_decl, overlays):
+    """Bridges declared with `overlay:` are overlays named by the bridge: (every overlay, where each
+    was declared). Such a bridge's gateway, ranges and MTU come from the overlay, so setting them is
+    refused rather than ignored."""
+    out = list(overlays or [])
+    fields = ['overlays[%d]' % i for i in range(len(out))]
+    spec = bridges.argument_spec()
+    for i, b in enumerate(bridge_decl):
+        if b.get('overlay') is None:
+            continue
+        where = _where('bridges', i, b)
+        taken = [k for k in sorted(spec) if k not in overlay.FROM_BRIDGE and b.get(k) not in (None, spec[k].get('default'))]
+        if taken:
+            problems.add(where, '%s: a bridge with overlay set takes only %s of the bridge options (the overlay '
+                                'sets its gateways, ranges and MTU)' % (', '.join(taken), ', '.join(overlay.FROM_BRIDGE)))
+        decl = dict(b['overlay'], name=b.get('name'))
+        decl.update((k, b[k]) for k in overlay.FROM_BRIDGE if b.get(k) is not None)
+        out.append(decl)
+        fields.append('bridges[%d].overlay' % i)
+    return out, fields
+
+
+def declare_overlays(state, problems, overlays, hosts, me, netlink, reads, fields=None):
     """This host's share of the inventory's overlays as bridge records (with their `overlay` key);
     the names of the overlay bridges declared for this host. The whole inventory is checked, so a
     conflict on any host fails every host before any changes."""
@@ -84,7 +106,7 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink, reads):
     if me not in (hosts or {}):
         problems.add('host', "'%s' is not one of hosts (the inventory's hosts with their underlay addresses)" % me)
         return []
-    planned = problems.attempt('overlays', overlay.plan, overlays, hosts)
+    planned = problems.attempt('overlays', overlay.plan, overlays, hosts, fields)
     if planned is None:
         return []
     mine = (hosts[me] or {}).get('underlay')
@@ -174,17 +196,22 @@ def declare(state, bridge_decl, container_decl, prune, netlink, reads, overlays=
     `defer_remote_links`: a link whose source is neither declared here nor a known remote container
     is left for a later run (the first overlay phase, before the other hosts' facts exist)."""
     problems = Problems()
+    overlays, overlay_fields = split_bridges(problems, bridge_decl, overlays)
     bridge_names = _duplicates(problems, 'bridges', bridge_decl)
     container_names = _duplicates(problems, 'containers', container_decl)
     if prune:
         for name in sorted(set(state['containers']) - set(container_names)):
             containers.forget(state, name)
-    overlay_names = declare_overlays(state, problems, overlays, hosts, me, netlink, reads)
+    overlay_names = declare_overlays(state, problems, overlays, hosts, me, netlink, reads, overlay_fields)
+    # a bridge with overlay set is on this host as a member only (a host that left it prunes it)
+    bridge_names = dict((n, i) for n, i in bridge_names.items() if bridge_decl[i].get('overlay') is None)
     for name in overlay_names:
         if name in bridge_names:
             problems.add("overlays '%s'" % name, 'also declared in bridges')
     bridge_names = dict(bridge_names, **dict((n, -1) for n in overlay_names))
     for i, b in enumerate(bridge_decl):
+        if b.get('overlay') is not None:
+            continue  # an overlay (above)
         where = _where('bridges', i, b)
         rec = problems.attempt(where, bridges.record, b.get('name'), dict((k, b.get(k)) for k in bridges.argument_spec()),
                                state, netlink.link(b['name']) if b.get('name') else None)

@@ -51,6 +51,23 @@ options:
       gateway_v6: {description: IPv6 bridge address; default the subnet's C(::1)., type: str}
       ip_range_v6: {description: Sub-range IPv6 addresses are allocated from., type: str}
       host_binding_ipv6: {description: Default IPv6 host address of published ports., type: str, default: "::"}
+      overlay:
+        description:
+          - Makes the bridge an overlay across hosts, declared where the bridge is (as in O(overlays), which see).
+            Its name, O(bridges[].subnet), O(bridges[].icc) and O(bridges[].dns) are the overlay's. The overlay
+            sets each member's gateway, range and MTU, so those bridge options may not be set with it.
+          - "V({}) is an overlay with every default: VXLAN over every host of O(hosts)."
+        type: dict
+        suboptions:
+          mode: {description: "As O(overlays[].mode).", type: str, default: vxlan, choices: [vxlan, routed]}
+          host_prefix: {description: "As O(overlays[].host_prefix).", type: int, default: 24}
+          vni: {description: "As O(overlays[].vni).", type: int}
+          port: {description: "As O(overlays[].port).", type: int, default: 4789}
+          members: {description: "As O(overlays[].members).", type: list, elements: str}
+          underlay_mtu: {description: "As O(overlays[].underlay_mtu).", type: int, default: 1500}
+          encrypted: {description: "As O(overlays[].encrypted).", type: bool, default: false}
+          tunnel_subnet: {description: "As O(overlays[].tunnel_subnet).", type: str}
+          wireguard_port: {description: "As O(overlays[].wireguard_port).", type: int, default: 51820}
   containers:
     description: Containers, with the options of M(seed.container_net.container_netns) plus their links and ports.
     type: list
@@ -221,6 +238,21 @@ EXAMPLES = r'''
         links: ["db:database"]
         ports: ["8080:8080"]
     prune: true
+
+- name: An overlay declared on its bridge, across the hosts given (the topology role passes them from inventory)
+  seed.container_net.container_net_topology:
+    bridges:
+      - name: ov0
+        subnet: 10.230.0.0/16
+        dns: true
+        overlay: {mode: vxlan, members: [host1, host2]}
+    hosts:
+      host1: {underlay: 192.0.2.11}
+      host2: {underlay: 192.0.2.12}
+    host: host1
+    containers:
+      - name: web
+        bridge: ov0
 '''
 
 RETURN = r'''
@@ -294,6 +326,7 @@ class TopologyManager(Manager):
 def main():
     bridge_options = dict(name=dict(type='str', required=True), **bridges.argument_spec())
     bridge_options['subnet']['required'] = True
+    bridge_options['overlay'] = dict(type='dict', options=overlay.bridge_option_spec())
     container_options = dict(name=dict(type='str', required=True), links=dict(type='list', elements='raw', default=[]),
                              **dict(containers.argument_spec(), **ports.argument_spec()))
     module = AnsibleModule(

@@ -254,10 +254,12 @@ def test_names_across_hosts_isolation_from_other_networks_and_refusals_before_an
         fleet.teardown()
 
 
+@pytest.mark.parametrize('declared', ['overlays', 'bridge'])
 def test_the_topology_role_converges_a_fleet_in_two_phases_and_a_second_play_changes_nothing(lab, collections_path,
-                                                                                             tmp_path):
+                                                                                             tmp_path, declared):
     """One play over two hosts (each a lab namespace: its interpreter enters it), declarations in
-    inventory only, as an operator writes them."""
+    inventory only, as an operator writes them: in container_net_overlays, or as `overlay:` on the
+    bridge with every default."""
     fleet = Fleet(lab, collections_path, tmp_path, 2)
     try:
         br, web, db = lab.name('ov'), lab.name('web'), lab.name('db')
@@ -273,8 +275,10 @@ def test_the_topology_role_converges_a_fleet_in_two_phases_and_a_second_play_cha
         hosts['h1']['container_net_containers'] = [{'name': web, 'bridge': br, 'links': ['%s:db' % db]}]
         hosts['h2']['container_net_containers'] = [{'name': db, 'bridge': br, 'exposed_ports': ['5432/tcp'],
                                                     'hostname': 'dbhost'}]
-        inventory = {'all': {'hosts': hosts, 'vars': {'container_net_overlays': [
-            {'name': br, 'subnet': SUBNET, 'icc': False}]}}}
+        group_vars = {'container_net_overlays': [{'name': br, 'subnet': SUBNET, 'icc': False}]}
+        if declared == 'bridge':
+            group_vars = {'container_net_bridges': [{'name': br, 'subnet': SUBNET, 'icc': False, 'overlay': {}}]}
+        inventory = {'all': {'hosts': hosts, 'vars': group_vars}}
         (tmp_path / 'inventory.yml').write_text(json.dumps(inventory))
         (tmp_path / 'play.yml').write_text('- hosts: all\n  gather_facts: false\n  roles:\n'
                                            '    - seed.container_net.topology\n')

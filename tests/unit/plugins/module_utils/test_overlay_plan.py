@@ -297,3 +297,35 @@ def test_a_links_alias_resolves_for_its_receiver_when_the_source_is_on_another_h
     view = dns.view(state)  # the other host's container asks its own resolver, not this one
     assert sorted(a['container'] for a in view['askers'].values()) == ['other', 'web']
     assert dns.decide(view, '10.230.0.2', 'database', 1) == ('answer', 0, ['10.230.1.2'])
+
+
+def test_an_overlay_declared_on_its_bridge_is_the_same_overlay():
+    as_overlay = host_state('h2', containers=[{'name': 'db', 'networks': [{'bridge': 'ov0'}]}])
+    on_bridge = empty_state()
+    topology.declare(on_bridge, [{'name': 'ov0', 'subnet': '10.230.0.0/16', 'icc': False, 'mtu': 1500,
+                                  'overlay': {'members': ['h1', 'h2', 'h3'], 'mode': 'vxlan'}}],
+                     [{'name': 'db', 'networks': [{'bridge': 'ov0'}]}], False, NoLinks(), Reads(), hosts=HOSTS, me='h2')
+    assert on_bridge['bridges'] == as_overlay['bridges']
+    assert on_bridge['containers']['db']['networks'] == as_overlay['containers']['db']['networks']
+    # a host it does not span takes nothing of it, and prune takes its former share away
+    topology.declare(on_bridge, [{'name': 'ov0', 'subnet': '10.230.0.0/16', 'overlay': {'members': ['h1', 'h3']}}],
+                     [], True, NoLinks(), Reads(), hosts=HOSTS, me='h2')
+    assert 'ov0' not in on_bridge['bridges']
+
+
+@pytest.mark.parametrize('bridge, words', [
+    ({'gateway': '10.230.0.1'}, "bridges[0] 'ov0': gateway: a bridge with overlay set takes only subnet, icc, dns"),
+    ({'mtu': 9000, 'internal': True}, "bridges[0] 'ov0': internal, mtu: a bridge with overlay set"),
+    ({'overlay': {'members': ['h1', 'h9']}}, "bridges[0].overlay.members[1] 'h9' is not a host of the inventory"),
+])
+def test_an_overlay_on_a_bridge_names_the_bridges_field(bridge, words):
+    decl = dict({'name': 'ov0', 'subnet': '10.230.0.0/16', 'overlay': {}}, **bridge)
+    with pytest.raises(ParamError) as e:
+        topology.declare(empty_state(), [decl], [], False, NoLinks(), Reads(), hosts=HOSTS, me='h1')
+    assert words in str(e.value)
+
+
+def test_an_overlay_declared_both_ways_is_declared_twice():
+    with pytest.raises(ParamError, match=r"bridges\[0\].overlay.name 'ov0' is declared twice"):
+        topology.declare(empty_state(), [{'name': 'ov0', 'subnet': '10.231.0.0/16', 'overlay': {}}], [], False,
+                         NoLinks(), Reads(), overlays=[dict(OV)], hosts=HOSTS, me='h1')
