@@ -228,6 +228,17 @@ def plan(overlays, hosts, fields=None):
                     raise ParamError("%s.wireguard_port %d is also the WireGuard port of overlay '%s'"
                                      % (field, wg_port, other))
             encrypted = {'tunnel_subnet': tunnel_subnet, 'port': wg_port}
+        # one UDP socket per port on a host: a port is VXLAN's or WireGuard's, never both (the peers'
+        # accept of the one would admit the other)
+        mine = _udp_ports(mode, port, encrypted)
+        if mine['VXLAN'] is not None and mine['VXLAN'] == mine['WireGuard']:
+            raise ParamError('%s: port %d is both its VXLAN and its WireGuard port' % (field, port))
+        for other, spec in out.items():
+            theirs = _udp_ports(spec['mode'], spec['port'], spec['encrypted'])
+            for kind, their_kind in (('VXLAN', 'WireGuard'), ('WireGuard', 'VXLAN')):
+                if mine[kind] is not None and mine[kind] == theirs[their_kind]:
+                    raise ParamError("%s: %s port %d is the %s port of overlay '%s'"
+                                     % (field, kind, mine[kind], their_kind, other))
         underlay_mtu = decl.get('underlay_mtu') or 1500
         mtu = underlay_mtu - (WIREGUARD_OVERHEAD if encrypted else 0) - (VXLAN_OVERHEAD if mode == 'vxlan' else 0)
         if mtu < 68:
@@ -245,6 +256,10 @@ def plan(overlays, hosts, fields=None):
             'encrypted': encrypted, 'members': shares,
         }
     return out
+
+
+def _udp_ports(mode, port, encrypted):
+    return {'VXLAN': port if mode == 'vxlan' else None, 'WireGuard': (encrypted or {}).get('port')}
 
 
 def bridge_params(name, overlay, me):

@@ -158,7 +158,7 @@ options:
       tunnel_subnet:
         description: IPv4 range of the tunnel addresses (required with O(overlays[].encrypted)); member block N takes address N+1.
         type: str
-      wireguard_port: {description: "WireGuard's UDP port on every member (one per encrypted overlay).", type: int, default: 51820}
+      wireguard_port: {description: "WireGuard's UDP port on every member (one per encrypted overlay, and no overlay's VXLAN port).", type: int, default: 51820}
   hosts:
     description:
       - The inventory's hosts as the overlays see them, by inventory name, with C(underlay) (the address peers send

@@ -68,6 +68,20 @@ def test_two_encrypted_overlays_take_their_own_tunnel_ranges_and_ports():
         overlay.plan([dict(ENC), dict(other, tunnel_subnet='10.228.0.0/24', port=4790)], HOSTS)
 
 
+def test_a_udp_port_is_vxlans_or_wireguards_never_both():
+    """One socket per port on a host, and the peers' accept of the one would admit the other."""
+    with pytest.raises(ParamError, match=r"overlays\[0\]: port 4790 is both its VXLAN and its WireGuard port"):
+        overlay.plan([dict(ENC, port=4790, wireguard_port=4790)], HOSTS)
+    plain = {'name': 'ov1', 'subnet': '10.231.0.0/16', 'members': ['h1', 'h2', 'h3'], 'port': 4790}
+    with pytest.raises(ParamError, match=r"overlays\[1\]: VXLAN port 4790 is the WireGuard port of overlay 'ov0'"):
+        overlay.plan([dict(ENC, wireguard_port=4790), plain], HOSTS)
+    with pytest.raises(ParamError, match=r"overlays\[1\]: WireGuard port 4790 is the VXLAN port of overlay 'ov1'"):
+        overlay.plan([plain, dict(ENC, wireguard_port=4790)], HOSTS)
+    # a routed overlay has no VXLAN port: its port setting takes no socket
+    routed = dict(ENC, mode='routed', port=51820)
+    assert overlay.plan([routed], HOSTS)['ov0']['encrypted']['port'] == 51820
+
+
 def declared(me, hosts, state=None):
     state = state or empty_state()
     topology.declare(state, [], [], False, NoLinks(), Reads(), overlays=[dict(ENC)], hosts=hosts, me=me)
