@@ -466,7 +466,8 @@ def input_rows(state):
                             (('proto', 'udp'), ('dport', port)), 'ACCEPT', owner))
         drops.setdefault((hop(overlay), port), name)
         drops.setdefault((overlay['underlay'], port), name)
-        vnis.append(((('proto', 'udp'), ('dport', port), ('vni', overlay['vni'])), owner))
+        # IPv4 only: the VXLAN socket is, and u32 reads an IPv4 header
+        vnis.append(((('family', 4), ('proto', 'udp'), ('dport', port), ('vni', overlay['vni'])), owner))
     # after every overlay's peers (overlays with the same members may share a port); only to this
     # host's own underlay and tunnel addresses, or with an overlay's VNI: other tools' tunnels stay theirs
     rows.extend(Row('filter', 'CNET-INPUT', (('dst', addr), ('proto', 'udp'), ('dport', port)), 'DROP',

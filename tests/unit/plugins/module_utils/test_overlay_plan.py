@@ -156,7 +156,9 @@ def test_vxlan_reaches_the_host_from_the_peers_only():
         '-A CNET-INPUT -d 10.240.0.1/32 -p udp -m udp --dport 4789 -m comment --comment "cnet:overlay:ov0" -j DROP',
         '-A CNET-INPUT -p udp -m udp --dport 4789 -m u32 --u32 "0x0>>0x16&0x3c@0xc>>0x8=0x%x" '
         '-m comment --comment "cnet:overlay:ov0" -j DROP' % vni]
-    assert nft.spell([r for r in rows if 'vni' in dict(r.match)][0]) == 'udp dport 4789 @th,96,24 0x%x drop' % vni
+    vni_row = [r for r in rows if 'vni' in dict(r.match)][0]
+    assert nft.spell(vni_row) == 'meta nfproto ipv4 udp dport 4789 @th,96,24 0x%x drop' % vni
+    assert policy.family(vni_row) == 4  # never in ip6tables: the VXLAN socket is IPv4, u32 reads an IPv4 header
 
 
 def test_a_members_containers_send_no_vxlan_to_its_peers():

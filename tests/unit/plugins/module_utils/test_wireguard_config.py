@@ -119,7 +119,7 @@ def test_wireguard_takes_the_peers_with_keys_vxlan_and_routes_run_between_tunnel
         ({'dst': '10.229.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
         ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (4789, 4789)}, 'DROP'),
         ({'dst': '10.240.0.1', 'proto': 'udp', 'dport': (51820, 51820)}, 'DROP'),
-        ({'proto': 'udp', 'dport': (4789, 4789), 'vni': overlay.default_vni('ov0')}, 'DROP')]
+        ({'family': 4, 'proto': 'udp', 'dport': (4789, 4789), 'vni': overlay.default_vni('ov0')}, 'DROP')]
 
 
 def test_a_routed_encrypted_member_admits_the_peers_blocks_from_its_wireguard_link_only():
