@@ -55,7 +55,8 @@ options:
         description:
           - Makes the bridge an overlay across hosts, declared where the bridge is (as in O(overlays), which see).
             Its name, O(bridges[].subnet), O(bridges[].icc) and O(bridges[].dns) are the overlay's. The overlay
-            sets each member's gateway, range and MTU, so those bridge options may not be set with it.
+            sets each member's gateway, range and MTU, so the other bridge options are refused with it where
+            they differ from their defaults.
           - "V({}) is an overlay with every default: VXLAN over every host of O(hosts)."
         type: dict
         suboptions:
