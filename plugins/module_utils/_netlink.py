@@ -632,8 +632,8 @@ def listening_ports(proto):
 
 
 def host_addresses(netlink):
-    """Every IPv4 and global IPv6 address of the host namespace."""
-    addrs = set()
+    """Every IPv4 and global IPv6 address of the host namespace, with the name of the link holding it."""
+    addrs = {}
     for link in netlink.links():
-        addrs.update(a.split('/')[0] for a in link['addrs'])
+        addrs.update((a.split('/')[0], link['name']) for a in link['addrs'])
     return addrs

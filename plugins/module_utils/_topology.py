@@ -128,18 +128,13 @@ def declare_overlays(state, problems, overlays, hosts, me, netlink, reads, field
             rec['overlay'] = overlay.bridge_overlay(name, spec, me, recorded)
             if spec['mode'] == 'routed' and not spec['encrypted']:
                 # the peers' blocks come in there only: a local container forging one gets nowhere
-                rec['overlay']['underlay_interface'] = _interface_of(netlink, mine)
+                rec['overlay']['underlay_interface'] = reads.get('addresses').get(mine)
             if spec['mode'] == 'vxlan':  # the block is a range of the subnet: its ends stay free
                 block = ipam.netaddr.IPNetwork(spec['members'][me]['block'])
                 rec['reserved'] = [str(block.network), str(block.broadcast)]
             state['bridges'][name] = rec
             names.append(name)
     return names
-
-
-def _interface_of(netlink, address):
-    """The host link that holds `address` (None where none does)."""
-    return next((l['name'] for l in netlink.links() if any(a.split('/')[0] == address for a in l['addrs'])), None)
 
 
 def check_routed_ranges(state, problems, overlay_names):

@@ -18,23 +18,18 @@ OV = {'name': 'ov0', 'subnet': '10.230.0.0/16', 'members': ['h1', 'h2', 'h3'], '
 
 
 class NoLinks:
-    """The kernel as declare() asks it: no link of these names exists yet; the underlay addresses
-    are on ul0."""
+    """The kernel as declare() asks it: no link of these names exists yet."""
 
     @staticmethod
     def link(name):
         return None
 
-    @staticmethod
-    def links():
-        return [{'name': 'ul0', 'addrs': ['10.240.0.%d/24' % i for i in (1, 2, 3)]}]
-
 
 class Reads:
-    """The host's reads: it holds every underlay address here (each test plays one host)."""
+    """The host's reads: it holds every underlay address here, on ul0 (each test plays one host)."""
 
     def __init__(self, addresses=('10.240.0.1', '10.240.0.2', '10.240.0.3')):
-        self.addresses = set(addresses)
+        self.addresses = dict((a, 'ul0') for a in addresses)
 
     def get(self, key, *args):
         return {'addresses': self.addresses, 'range': (32768, 32800, set()), 'listeners': {}}[key]
